@@ -1,0 +1,262 @@
+// Command cgihttpd serves a directory over HTTP and runs the CGI scripts under its CGI
+// directories, with the command line of `python -m http.server --cgi`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+	"github.com/cgihttpd/cgihttpd/server"
+)
+
+// version is stamped by the release build (-ldflags "-X main.version=...").
+var version = ""
+
+const shutdownGrace = 10 * time.Second
+
+// options is the parsed command line.
+type options struct {
+	port      int
+	bind      string
+	directory string
+	cgiDirs   []string
+	user      string
+	allowRoot bool
+	timeout   time.Duration
+	passEnv   []string
+	env       []string
+	passAuth  bool
+	logLevel  string
+	logJSON   bool
+	version   bool
+}
+
+const usageText = `Usage: cgihttpd [flags] [port]
+
+Serve a directory over HTTP and run the CGI scripts under its CGI directories.
+The port defaults to 8000.
+
+Flags:
+  -b, --bind ADDRESS      address to listen on (default 127.0.0.1; use 0.0.0.0 or :: for all)
+  -d, --directory DIR     directory to serve (default: the current directory)
+      --cgi               accepted for compatibility with python -m http.server; CGI is always on
+      --cgi-dir PATH      URL path whose files are CGI scripts; repeatable (default /cgi-bin and /htbin)
+      --user NAME         account scripts run as when started as root (default nobody)
+      --allow-root        allow --user to name a root account (dangerous)
+      --timeout DURATION  deadline for each script, e.g. 30s (default 60s)
+      --pass-env NAME     pass the server's environment variable NAME to scripts; repeatable
+      --env NAME=VALUE    set NAME=VALUE in every script's environment; repeatable
+      --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
+      --log-level LEVEL   trace, debug, info, warn or error (default info)
+      --log-json          write logs as JSON lines
+      --version           print the version and exit
+  -h, --help              print this help and exit
+`
+
+// listFlag is a repeatable string flag.
+type listFlag struct{ values *[]string }
+
+func (l listFlag) String() string {
+	if l.values == nil {
+		return ""
+	}
+	return strings.Join(*l.values, ",")
+}
+
+func (l listFlag) Set(v string) error {
+	*l.values = append(*l.values, v)
+	return nil
+}
+
+// parseArgs parses flags and the optional port, which may stand before, between or after them.
+func parseArgs(args []string) (*options, error) {
+	o := &options{port: 8000}
+	fs := flag.NewFlagSet("cgihttpd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.bind, "b", "127.0.0.1", "")
+	fs.StringVar(&o.bind, "bind", "127.0.0.1", "")
+	fs.StringVar(&o.directory, "d", "", "")
+	fs.StringVar(&o.directory, "directory", "", "")
+	fs.Bool("cgi", false, "")
+	fs.Var(listFlag{&o.cgiDirs}, "cgi-dir", "")
+	fs.StringVar(&o.user, "user", "nobody", "")
+	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
+	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
+	fs.Var(listFlag{&o.env}, "env", "")
+	fs.BoolVar(&o.passAuth, "pass-auth", false, "")
+	fs.StringVar(&o.logLevel, "log-level", "info", "")
+	fs.BoolVar(&o.logJSON, "log-json", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+
+	portSeen := false
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if portSeen {
+			return nil, fmt.Errorf("unexpected argument %q: only one port may be given", rest[0])
+		}
+		p, err := strconv.Atoi(rest[0])
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("invalid port %q: want a number from 0 to 65535", rest[0])
+		}
+		o.port, portSeen, args = p, true, rest[1:]
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
+	}
+	if hclog.LevelFromString(o.logLevel) == hclog.NoLevel {
+		return nil, fmt.Errorf("invalid --log-level %q: want trace, debug, info, warn or error", o.logLevel)
+	}
+	for _, kv := range o.env {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return nil, fmt.Errorf("invalid --env %q: want NAME=VALUE", kv)
+		}
+	}
+	return o, nil
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = io.WriteString(stdout, usageText)
+		return 0
+	}
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v (see --help)\n", err)
+		return 2
+	}
+	if o.version {
+		_, _ = fmt.Fprintf(stdout, "cgihttpd %s\n", versionString())
+		return 0
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "cgihttpd",
+		Level:      hclog.LevelFromString(o.logLevel),
+		Output:     stderr,
+		JSONFormat: o.logJSON,
+	})
+	if o.directory == "" {
+		o.directory = "."
+	}
+	if info, err := os.Stat(o.directory); err != nil || !info.IsDir() {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
+		return 2
+	}
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot}, logger)
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+		return 2
+	}
+	srv, err := server.New(server.Config{
+		Root:     o.directory,
+		CGIDirs:  o.cgiDirs,
+		Executor: exec,
+		Timeout:  o.timeout,
+		PassEnv:  o.passEnv,
+		Env:      o.env,
+		PassAuth: o.passAuth,
+		Version:  versionString(),
+	}, logger)
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+		return 1
+	}
+	return serve(ln, srv, logger, stdout)
+}
+
+// serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
+// scripts get shutdownGrace, and then their trees are killed through the base context.
+func serve(ln net.Listener, handler http.Handler, logger hclog.Logger, stdout io.Writer) int {
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	baseCtx, killScripts := context.WithCancel(context.Background())
+	defer killScripts()
+
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	url := "http://" + displayAddr(ln.Addr()) + "/"
+	_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
+	logger.Info("listening", "url", url)
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		logger.Error("server stopped", "error", err)
+		return 1
+	case <-sigCtx.Done():
+	}
+	stopSignals() // a second signal now ends the process at once
+	logger.Info("shutting down", "grace", shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		logger.Warn("grace period over; killing running scripts", "error", err)
+		killScripts()
+		_ = hs.Close()
+	}
+	<-served
+	return 0
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+		if tcp.IP.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+}

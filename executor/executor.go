@@ -1,0 +1,105 @@
+// Package executor runs one CGI script as an operating-system process (or, for the in-process
+// executor, inside the server) and knows nothing of HTTP: the server hands it a program, its
+// arguments, environment, working directory and standard streams, and a context whose end means
+// "stop it now, with everything it started".
+//
+// NewNative returns the platform's process executor. On Unix it forks and execs the script in its
+// own process group, as an unprivileged user when the server runs as root, and kills the whole
+// group when the context ends or the script exits leaving children behind.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Executor runs one script to completion.
+type Executor interface {
+	// Run starts inv, copies its standard streams, and returns when it and everything it
+	// started are gone. It returns nil for a zero exit status, an *ExitError for any other
+	// ending of a started script, and an error wrapping ErrStart when the script never ran.
+	// When ctx ends first the script's tree is terminated and the error wraps context.Cause.
+	Run(ctx context.Context, inv *Invocation) error
+	// Name identifies the executor in logs and tests ("unix", "windows", "inproc").
+	Name() string
+}
+
+// Invocation is one run of one script.
+type Invocation struct {
+	Path string   // absolute path of the program
+	Args []string // arguments after argv[0] (argv[0] is Path)
+	Env  []string // the complete environment, "NAME=value"; nothing else is inherited
+	Dir  string   // working directory
+
+	// Stdin is the script's standard input; nil means empty. If it is an io.Closer it is
+	// closed once the script has exited, to abandon a read that is still blocked on it.
+	Stdin io.Reader
+	// Stdout receives the script's standard output. A Write error stops the script.
+	Stdout io.Writer
+	// Stderr receives the script's standard error; nil discards it.
+	Stderr io.Writer
+
+	// Started, if set, is called with the process id as soon as the script runs.
+	Started func(pid int)
+}
+
+// Config configures a native executor. The zero value means the defaults.
+type Config struct {
+	// User is the account that scripts run as when the server runs as root; "" means "nobody".
+	User string
+	// AllowRoot permits User to be root (uid 0). Without it such a User is refused.
+	AllowRoot bool
+	// KillGrace is how long a script has between SIGTERM and SIGKILL; 0 means 2s.
+	KillGrace time.Duration
+	// OutputGrace is how long output may still arrive after the script exited (from children
+	// that inherited its stdout) before they are killed; 0 means 500ms.
+	OutputGrace time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.User == "" {
+		c.User = "nobody"
+	}
+	if c.KillGrace <= 0 {
+		c.KillGrace = 2 * time.Second
+	}
+	if c.OutputGrace <= 0 {
+		c.OutputGrace = 500 * time.Millisecond
+	}
+	return c
+}
+
+var (
+	// ErrStart reports that the script could not be started at all.
+	ErrStart = errors.New("script could not be started")
+	// ErrNoNative reports a platform without a native process executor.
+	ErrNoNative = fmt.Errorf("no native executor on this platform: %w", errors.ErrUnsupported)
+	// ErrBadUser reports a configured user that does not exist or is not allowed.
+	ErrBadUser = errors.New("unusable script user")
+)
+
+// ExitError reports a script that ran and ended unsuccessfully.
+type ExitError struct {
+	Code   int    // exit status; -1 when killed by a signal
+	Signal string // the signal's name when killed by one
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return "killed by signal " + e.Signal
+	}
+	return fmt.Sprintf("exit status %d", e.Code)
+}
+
+// NewNative returns the platform's process executor. A nil logger discards logs.
+func NewNative(cfg Config, logger hclog.Logger) (Executor, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return newNative(cfg.withDefaults(), logger.Named("executor"))
+}

@@ -1,0 +1,292 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+)
+
+// spoolMemory is how much of a length-less request body is kept in memory before spooling
+// to a temporary file.
+const spoolMemory = 1 << 20
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// serveCGI resolves the script under cgiDir, runs it, and turns its output into the response.
+func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir string, id uint64, hops int) {
+	log := s.logger.With("req_id", id)
+	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
+		return
+	}
+	t := findScript(s.root, clean, cgiDir)
+	switch {
+	case t.info == nil || !insideRoot(s.realRoot, t.file):
+		log.Info("no such CGI script", "path", clean)
+		writeError(w, http.StatusNotFound, "No such CGI script")
+		return
+	case !t.info.Mode().IsRegular():
+		log.Info("CGI script is not a plain file", "script", t.scriptName)
+		writeError(w, http.StatusForbidden, "CGI script is not a plain file")
+		return
+	case runtime.GOOS != "windows" && t.info.Mode().Perm()&0o111 == 0:
+		log.Info("CGI script is not executable", "script", t.scriptName)
+		writeError(w, http.StatusForbidden, "CGI script is not executable")
+		return
+	}
+	log = log.With("script", t.scriptName)
+	nph := strings.HasPrefix(baseName(t.scriptName), "nph-")
+
+	stdin, bodyLength, cleanup, err := s.requestBody(w, r, nph)
+	defer cleanup()
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			log.Warn("request body too large", "limit", s.cfg.MaxBodyBytes)
+			writeError(w, http.StatusRequestEntityTooLarge, "Request body too large")
+		} else {
+			log.Warn("reading request body failed", "error", err)
+			writeError(w, http.StatusBadRequest, "Could not read the request body")
+		}
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	stderr := &stderrLogger{logger: log.Named("stderr")}
+	inv := &executor.Invocation{
+		Path:    t.file,
+		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
+		Dir:     filepath.Dir(t.file),
+		Stdin:   stdin,
+		Stderr:  stderr,
+		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
+	}
+	if nph {
+		s.runNPH(ctx, w, r, inv, log)
+		stderr.close()
+		return
+	}
+	cw := newCGIResponseWriter(w, r.Method == http.MethodHead)
+	inv.Stdout = cw
+	runErr := s.exec.Run(ctx, inv)
+	stderr.close()
+	log = log.With("pid", stderr.pid.Load())
+
+	switch {
+	case cw.redirect != "":
+		s.followLocalRedirect(w, r, cw.redirect, id, hops, log)
+	case cw.headerSent:
+		if runErr != nil && !isExit(runErr) {
+			// The status line is gone: all that is left is to cut the response short.
+			log.Warn("script stopped during its body", "error", runErr)
+			if r.Context().Err() == nil {
+				panic(http.ErrAbortHandler)
+			}
+		} else if runErr != nil {
+			log.Info("script exited unsuccessfully after responding", "error", runErr)
+		}
+	case errors.Is(runErr, executor.ErrStart):
+		status := http.StatusBadGateway
+		if errors.Is(runErr, fs.ErrPermission) {
+			status = http.StatusForbidden
+		}
+		log.Error("script could not be started", "error", runErr)
+		writeError(w, status, "The CGI script could not be started")
+	case r.Context().Err() != nil:
+		log.Info("client went away", "error", runErr)
+	case errors.Is(runErr, context.DeadlineExceeded):
+		log.Warn("script timed out before sending its headers", "timeout", s.cfg.Timeout)
+		writeError(w, http.StatusGatewayTimeout, "The CGI script did not answer in time")
+	default:
+		reason := cw.finish()
+		if reason == nil {
+			reason = fmt.Errorf("script ended without a response: %w", runErr)
+		}
+		log.Error("bad script response", "reason", reason, "exit", errString(runErr))
+		writeError(w, http.StatusBadGateway, "The CGI script sent a malformed response")
+	}
+}
+
+func isExit(err error) bool {
+	var ee *executor.ExitError
+	return errors.As(err, &ee)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "0"
+	}
+	return err.Error()
+}
+
+// followLocalRedirect re-dispatches a script's local Location (RFC 3875 §6.2.2) as a GET
+// without a body.
+func (s *Server) followLocalRedirect(w http.ResponseWriter, r *http.Request, loc string, id uint64, hops int, log hclog.Logger) {
+	if hops+1 > maxInternalRedirect {
+		log.Error("too many local redirects", "location", loc, "limit", maxInternalRedirect)
+		writeError(w, http.StatusInternalServerError, "Too many internal redirects")
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		log.Error("bad local redirect", "location", loc, "error", err)
+		writeError(w, http.StatusBadGateway, "The CGI script sent a malformed response")
+		return
+	}
+	r2 := r.Clone(r.Context())
+	if r.Method != http.MethodHead {
+		r2.Method = http.MethodGet
+	}
+	r2.Body = http.NoBody
+	r2.ContentLength = 0
+	r2.TransferEncoding = nil
+	r2.Header.Del("Content-Type")
+	r2.Header.Del("Content-Length")
+	r2.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	r2.RequestURI = loc
+	s.dispatch(w, r2, id, hops+1)
+}
+
+// requestBody returns the script's stdin and CONTENT_LENGTH (-1: no body). A body of known
+// length streams straight through; a length-less one (chunked, or any body of an nph script,
+// which must be read before the connection is taken over) is spooled, bounded.
+func (s *Server) requestBody(w http.ResponseWriter, r *http.Request, spoolAlways bool) (io.Reader, int64, func(), error) {
+	noop := func() {}
+	hasLength := r.Header.Get("Content-Length") != ""
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, -1, noop, errBodyTooLarge
+	}
+	if r.Body == nil || r.Body == http.NoBody || (r.ContentLength == 0 && hasLength) {
+		if hasLength {
+			return nil, 0, noop, nil
+		}
+		return nil, -1, noop, nil
+	}
+	if r.ContentLength > 0 && !spoolAlways {
+		return &abortableBody{ReadCloser: r.Body, rc: http.NewResponseController(w)}, r.ContentLength, noop, nil
+	}
+	return spoolBody(r.Body, s.cfg.MaxBodyBytes)
+}
+
+// abortableBody is a request body whose Close abandons a Read that blocks on a client that
+// stopped sending, by moving the connection's read deadline into the past.
+type abortableBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *abortableBody) Close() error {
+	return b.rc.SetReadDeadline(time.Now())
+}
+
+// spoolBody reads body whole: up to spoolMemory in memory, the rest in a temporary file that
+// is removed by the returned cleanup.
+func spoolBody(body io.Reader, limit int64) (io.Reader, int64, func(), error) {
+	noop := func() {}
+	var mem bytes.Buffer
+	n, err := io.Copy(&mem, io.LimitReader(body, min(limit, spoolMemory)+1))
+	if err != nil {
+		return nil, -1, noop, fmt.Errorf("read body: %w", err)
+	}
+	if n <= spoolMemory {
+		if n > limit {
+			return nil, -1, noop, errBodyTooLarge
+		}
+		return bytes.NewReader(mem.Bytes()), n, noop, nil
+	}
+	f, err := os.CreateTemp("", "cgihttpd-body-*")
+	if err != nil {
+		return nil, -1, noop, fmt.Errorf("spool body: %w", err)
+	}
+	cleanup := func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	total, err := io.Copy(f, io.MultiReader(&mem, io.LimitReader(body, limit+1-n)))
+	if err == nil && total > limit {
+		err = errBodyTooLarge
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		cleanup()
+		if !errors.Is(err, errBodyTooLarge) {
+			err = fmt.Errorf("spool body: %w", err)
+		}
+		return nil, -1, noop, err
+	}
+	return f, total, cleanup, nil
+}
+
+// runNPH runs a non-parsed-header script: its output goes to the client unmodified, so the
+// connection is taken over and closed afterwards (the server cannot know the framing).
+func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, r *http.Request, inv *executor.Invocation, log hclog.Logger) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		log.Error("nph script needs an HTTP/1.x connection", "error", err)
+		writeError(w, http.StatusBadGateway, "nph scripts need HTTP/1.x")
+		return
+	}
+	defer func() { _ = conn.Close() }()
+	raw := &rawWriter{w: brw.Writer}
+	inv.Stdout = raw
+	runErr := s.exec.Run(ctx, inv)
+	if runErr != nil {
+		log.Info("nph script ended unsuccessfully", "error", runErr)
+	}
+	if raw.n == 0 && errors.Is(runErr, executor.ErrStart) {
+		_, _ = brw.WriteString("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		_ = brw.Flush()
+	}
+	noteRaw(w, raw.status(), raw.n)
+}
+
+// rawWriter passes output through to a hijacked connection, flushing each write, and keeps the
+// first bytes to read the status for the access log.
+type rawWriter struct {
+	w    *bufio.Writer
+	n    int64
+	head []byte
+}
+
+func (rw *rawWriter) Write(p []byte) (int, error) {
+	if len(rw.head) < 16 {
+		rw.head = append(rw.head, p[:min(len(p), 16-len(rw.head))]...)
+	}
+	n, err := rw.w.Write(p)
+	rw.n += int64(n)
+	if err == nil {
+		err = rw.w.Flush()
+	}
+	return n, err
+}
+
+// status reads NNN from "HTTP/1.x NNN"; 0 when the output did not start like that.
+func (rw *rawWriter) status() int {
+	_, rest, ok := bytes.Cut(rw.head, []byte(" "))
+	if !ok || len(rest) < 3 {
+		return 0
+	}
+	code, err := strconv.Atoi(string(rest[:3]))
+	if err != nil {
+		return 0
+	}
+	return code
+}

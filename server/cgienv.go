@@ -1,0 +1,186 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// defaultPath is the PATH a script gets unless the operator passes or sets another.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// cgiRequest is what the environment is built from: the request and where it was routed.
+type cgiRequest struct {
+	r          *http.Request
+	root       string // document root (absolute)
+	target     scriptTarget
+	bodyLength int64 // -1 when there is no body
+}
+
+// buildEnv builds a script's environment from nothing: the operator's fixed extras, then the
+// RFC 3875 meta-variables, then the request's headers as HTTP_*. The server's own environment
+// is never inherited.
+func (s *Server) buildEnv(cr cgiRequest) []string {
+	r := cr.r
+	env := make(map[string]string, 40)
+	env["PATH"] = defaultPath
+	for k, v := range s.extraEnv {
+		env[k] = v
+	}
+
+	env["GATEWAY_INTERFACE"] = "CGI/1.1"
+	env["SERVER_SOFTWARE"] = "cgihttpd/" + s.cfg.Version
+	env["SERVER_PROTOCOL"] = r.Proto
+	env["REQUEST_METHOD"] = r.Method
+	env["REQUEST_URI"] = r.RequestURI
+	env["QUERY_STRING"] = r.URL.RawQuery
+	env["SCRIPT_NAME"] = cr.target.scriptName
+	env["SCRIPT_FILENAME"] = cr.target.file
+	env["DOCUMENT_ROOT"] = cr.root
+	env["REDIRECT_STATUS"] = "200"
+	if cr.target.pathInfo != "" {
+		env["PATH_INFO"] = cr.target.pathInfo
+		env["PATH_TRANSLATED"] = filepath.Join(cr.root, filepath.FromSlash(cr.target.pathInfo))
+	}
+	if r.TLS != nil {
+		env["HTTPS"] = "on"
+		env["REQUEST_SCHEME"] = "https"
+	} else {
+		env["REQUEST_SCHEME"] = "http"
+	}
+
+	localAddr, localPort := splitAddr(localAddrOf(r))
+	remoteAddr, remotePort := splitAddr(r.RemoteAddr)
+	env["SERVER_ADDR"] = localAddr
+	env["SERVER_PORT"] = localPort
+	env["SERVER_NAME"] = serverName(r.Host, localAddr)
+	env["REMOTE_ADDR"] = remoteAddr
+	env["REMOTE_PORT"] = remotePort
+
+	if cr.bodyLength >= 0 {
+		env["CONTENT_LENGTH"] = strconv.FormatInt(cr.bodyLength, 10)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		env["CONTENT_TYPE"] = ct
+	}
+
+	for name, values := range headerVars(r, s.cfg.PassAuth) {
+		env[name] = values
+	}
+
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// headerVars maps request headers to HTTP_* variables (DESIGN.md §2).
+func headerVars(r *http.Request, passAuth bool) map[string]string {
+	vars := make(map[string]string, len(r.Header)+1)
+	if r.Host != "" {
+		vars["HTTP_HOST"] = r.Host
+	}
+	for name, values := range r.Header {
+		if !isPlainHeaderName(name) {
+			continue // "X_Foo" must never overwrite X-Foo's HTTP_X_FOO
+		}
+		switch strings.ToLower(name) {
+		case "content-type", "content-length", "host":
+			continue // CONTENT_TYPE / CONTENT_LENGTH / HTTP_HOST say it
+		case "proxy":
+			continue // httpoxy: HTTP_PROXY would steer the script's own HTTP clients
+		case "authorization":
+			if !passAuth {
+				continue
+			}
+		}
+		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		sep := ", "
+		if strings.EqualFold(name, "cookie") {
+			sep = "; "
+		}
+		joined := strings.Join(values, sep)
+		if prev, ok := vars[key]; ok { // two spellings of one name ("x-a" and "X-A")
+			joined = prev + sep + joined
+		}
+		vars[key] = joined
+	}
+	return vars
+}
+
+// isPlainHeaderName reports whether name holds only letters, digits and '-'.
+func isPlainHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func localAddrOf(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// splitAddr splits "host:port" and returns IPv4-mapped IPv6 hosts as plain IPv4.
+func splitAddr(hostport string) (host, port string) {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap.Addr().Unmap().WithZone("").String(), strconv.Itoa(int(ap.Port()))
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, ""
+	}
+	return host, port
+}
+
+// serverName is the Host header's host when it is a valid name or address, else the
+// listening address.
+func serverName(hostHeader, fallback string) string {
+	host := hostHeader
+	if h, _, err := net.SplitHostPort(hostHeader); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Unmap().String()
+	}
+	if isHostName(host) {
+		return strings.ToLower(host)
+	}
+	return fallback
+}
+
+// isHostName reports whether h is a DNS name: dot-separated labels of letters, digits and
+// inner hyphens, at most 253 characters.
+func isHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxHeaderBlock bounds a script's header block (DESIGN.md §4).
+const maxHeaderBlock = 64 << 10
+
+var (
+	errNoOutput      = errors.New("script produced no output")
+	errNoHeaderEnd   = errors.New("script output ended inside its header block (no blank line)")
+	errHeaderTooLong = fmt.Errorf("script header block exceeds %d bytes", maxHeaderBlock)
+	errBadHeaderLine = errors.New("malformed header line")
+	errBadStatus     = errors.New("malformed Status header")
+)
+
+// cgiHeader is a parsed script header block (RFC 3875 §6.3).
+type cgiHeader struct {
+	status   int    // 0 when the script sent no Status
+	location string // "" when the script sent no Location
+	header   http.Header
+}
+
+// hopByHop are header fields a script may not set: the server frames the body itself and owns
+// the connection (CVE-2024-24795: a script's Content-Length or Transfer-Encoding is not trusted).
+var hopByHop = map[string]bool{
+	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
+	"Upgrade": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
+}
+
+// parseCGIHeader parses a header block without its terminating blank line. Lines may end in
+// LF or CRLF.
+func parseCGIHeader(block []byte) (*cgiHeader, error) {
+	h := &cgiHeader{header: make(http.Header)}
+	for len(block) > 0 {
+		line := block
+		if i := bytes.IndexByte(block, '\n'); i >= 0 {
+			line, block = block[:i], block[i+1:]
+		} else {
+			block = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !isToken(name) {
+			return nil, fmt.Errorf("%w: %q", errBadHeaderLine, truncate(line))
+		}
+		val := string(bytes.Trim(value, " \t"))
+		if !validHeaderValue(val) {
+			return nil, fmt.Errorf("%w: control character in %q", errBadHeaderLine, truncate(name))
+		}
+		key := http.CanonicalHeaderKey(string(name))
+		switch key {
+		case "Status":
+			if h.status != 0 {
+				return nil, fmt.Errorf("%w: sent twice", errBadStatus)
+			}
+			code, err := parseStatus(val)
+			if err != nil {
+				return nil, err
+			}
+			h.status = code
+		case "Location":
+			if h.location != "" {
+				return nil, fmt.Errorf("%w: Location sent twice", errBadHeaderLine)
+			}
+			if val == "" {
+				return nil, fmt.Errorf("%w: empty Location", errBadHeaderLine)
+			}
+			h.location = val
+		default:
+			if hopByHop[key] {
+				continue
+			}
+			h.header.Add(key, val)
+		}
+	}
+	return h, nil
+}
+
+// parseStatus reads "NNN" or "NNN reason". Go cannot send a custom reason phrase, so the
+// reason is checked for sanity and then dropped. 1xx is refused: it cannot end a response.
+func parseStatus(v string) (int, error) {
+	codeStr, reason, _ := strings.Cut(v, " ")
+	if len(codeStr) != 3 {
+		return 0, fmt.Errorf("%w: %q", errBadStatus, truncate([]byte(v)))
+	}
+	code, err := strconv.Atoi(codeStr)
+	if err != nil || code < 200 || code > 999 || codeStr[0] == '+' || codeStr[0] == '-' {
+		return 0, fmt.Errorf("%w: %q", errBadStatus, truncate([]byte(v)))
+	}
+	_ = reason
+	return code, nil
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(b []byte) string {
+	const max = 80
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+// headerEnd returns the index just past the blank line that ends the header block in buf,
+// scanning from 'from' (the start of a line), or -1 and the start of the last partial line.
+func headerEnd(buf []byte, from int) (end, next int) {
+	for {
+		i := bytes.IndexByte(buf[from:], '\n')
+		if i < 0 {
+			return -1, from
+		}
+		line := buf[from : from+i]
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return from + i + 1, from + i + 1
+		}
+		from += i + 1
+	}
+}
+
+// isLocalLocation reports whether loc is an abs-path ("/x", not "//host").
+func isLocalLocation(loc string) bool {
+	return strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//")
+}
+
+// bodyAllowed reports whether a response with this status may carry a body.
+func bodyAllowed(status int) bool {
+	return status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// cgiResponseWriter receives a script's stdout: it gathers the header block, then either
+// answers the client (status, headers, and the body streamed and flushed as it comes) or
+// records a local redirect for the server to follow.
+type cgiResponseWriter struct {
+	w          http.ResponseWriter
+	rc         *http.ResponseController
+	discard    bool // HEAD, or a status without a body
+	buf        []byte
+	scanned    int
+	header     *cgiHeader
+	err        error  // why the header block was refused
+	redirect   string // local Location to re-dispatch
+	wroteBody  int64
+	headerSent bool
+}
+
+func newCGIResponseWriter(w http.ResponseWriter, head bool) *cgiResponseWriter {
+	return &cgiResponseWriter{w: w, rc: http.NewResponseController(w), discard: head}
+}
+
+func (c *cgiResponseWriter) Write(p []byte) (int, error) {
+	switch {
+	case c.err != nil:
+		return 0, c.err
+	case c.redirect != "":
+		return len(p), nil // a local redirect's body is never shown
+	case c.header != nil:
+		return len(p), c.writeBody(p)
+	}
+	c.buf = append(c.buf, p...)
+	end, next := headerEnd(c.buf, c.scanned)
+	if end < 0 {
+		c.scanned = next
+		if len(c.buf) > maxHeaderBlock {
+			c.err = errHeaderTooLong
+			return 0, c.err
+		}
+		return len(p), nil
+	}
+	if end > maxHeaderBlock {
+		c.err = errHeaderTooLong
+		return 0, c.err
+	}
+	h, err := parseCGIHeader(bytes.TrimRight(c.buf[:end], "\r\n"))
+	if err != nil {
+		c.err = err
+		return 0, err
+	}
+	c.header = h
+	rest := c.buf[end:]
+	c.buf = nil
+	if h.status == 0 && isLocalLocation(h.location) {
+		c.redirect = h.location
+		return len(p), nil
+	}
+	c.sendHeader()
+	if len(rest) > 0 {
+		if err := c.writeBody(rest); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// sendHeader writes the status line and headers: Status if given, else 302 with a Location,
+// else 200.
+func (c *cgiResponseWriter) sendHeader() {
+	h := c.header
+	dst := c.w.Header()
+	for k, v := range h.header {
+		dst[k] = v
+	}
+	if h.header.Get("Content-Type") == "" {
+		dst["Content-Type"] = nil // never sniff a script's output into a type it did not claim
+	}
+	status := h.status
+	if h.location != "" {
+		dst.Set("Location", h.location)
+		if status == 0 {
+			status = http.StatusFound
+		}
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if !bodyAllowed(status) {
+		c.discard = true
+	}
+	c.w.WriteHeader(status)
+	c.headerSent = true
+}
+
+func (c *cgiResponseWriter) writeBody(p []byte) error {
+	if c.discard {
+		return nil
+	}
+	n, err := c.w.Write(p)
+	c.wroteBody += int64(n)
+	if err != nil {
+		return err
+	}
+	if err := c.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// finish reports why no response could be made from the output, after the script ended.
+func (c *cgiResponseWriter) finish() error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.header != nil:
+		return nil
+	case len(c.buf) == 0:
+		return errNoOutput
+	default:
+		return errNoHeaderEnd
+	}
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// logResponseWriter remembers the status and the body size for the access log.
+type logResponseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (l *logResponseWriter) WriteHeader(code int) {
+	if l.status == 0 && code >= 200 {
+		l.status = code
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *logResponseWriter) Write(p []byte) (int, error) {
+	if l.status == 0 {
+		l.status = http.StatusOK
+	}
+	n, err := l.ResponseWriter.Write(p)
+	l.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush, Hijack and the deadlines.
+func (l *logResponseWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+// noteRaw records what was written to a hijacked connection (nph scripts).
+func noteRaw(w http.ResponseWriter, status int, n int64) {
+	if l, ok := w.(*logResponseWriter); ok {
+		l.status, l.bytes = status, n
+	}
+}
+
+// logAccess writes one Common Log Format line. The CLF record is the message itself, so that
+// plain-text logs read like any web server's access log.
+func (s *Server) logAccess(r *http.Request, l *logResponseWriter, id uint64, start time.Time, aborted bool) {
+	host, _ := splitAddr(r.RemoteAddr)
+	status := "-"
+	if l.status != 0 {
+		status = strconv.Itoa(l.status)
+	}
+	size := "-"
+	if l.bytes > 0 {
+		size = strconv.FormatInt(l.bytes, 10)
+	}
+	line := host + " - - [" + start.Format("02/Jan/2006:15:04:05 -0700") + "] " +
+		strconv.Quote(r.Method+" "+r.RequestURI+" "+r.Proto) + " " + status + " " + size
+	args := []any{"req_id", id, "duration_ms", time.Since(start).Milliseconds()}
+	if aborted {
+		args = append(args, "aborted", true)
+	}
+	s.access.Info(line, args...)
+}
+
+// stderrLogger logs a script's standard error line by line, bounded in total size so that a
+// flooding script costs the log at most maxStderr bytes; the rest is counted and dropped.
+type stderrLogger struct {
+	logger  hclog.Logger
+	pid     atomic.Int64
+	partial []byte
+	logged  int
+	dropped int64
+}
+
+const (
+	maxStderr     = 64 << 10
+	maxStderrLine = 4 << 10
+)
+
+func (e *stderrLogger) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if e.logged >= maxStderr {
+			e.dropped += int64(len(p))
+			return n, nil
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			e.partial = append(e.partial, p...)
+			if len(e.partial) >= maxStderrLine {
+				e.emit(e.partial)
+				e.partial = e.partial[:0]
+			}
+			return n, nil
+		}
+		e.partial = append(e.partial, p[:i]...)
+		e.emit(e.partial)
+		e.partial = e.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (e *stderrLogger) emit(line []byte) {
+	if len(line) > maxStderrLine {
+		line = line[:maxStderrLine]
+	}
+	e.logged += len(line) + 1
+	e.logger.Info("script stderr", "pid", e.pid.Load(), "line", strings.TrimRight(string(line), "\r"))
+}
+
+// close logs a last unterminated line and what was dropped.
+func (e *stderrLogger) close() {
+	if len(e.partial) > 0 && e.logged < maxStderr {
+		e.emit(e.partial)
+	}
+	if e.dropped > 0 {
+		e.logger.Warn("script stderr truncated", "pid", e.pid.Load(), "dropped_bytes", e.dropped)
+	}
+}

@@ -1,0 +1,203 @@
+// Package server is cgihttpd's http.Handler: it serves a directory's files the way Python's
+// SimpleHTTPRequestHandler does and runs the CGI scripts under its CGI directories through an
+// executor.Executor, following RFC 3875 for the environment and for the script's response
+// (Status and Location are honoured; nph- scripts speak to the client directly).
+//
+// A Server is safe for concurrent use. Embed it like any handler:
+//
+//	srv, err := server.New(server.Config{Root: "site"}, logger)
+//	if err != nil { ... }
+//	http.ListenAndServe("127.0.0.1:8000", srv)
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+)
+
+// Config configures a Server. The zero value serves the working directory with the default CGI
+// directories and the platform's native executor.
+type Config struct {
+	// Root is the document root; "" means the working directory.
+	Root string
+	// CGIDirs are the URL paths whose contents are scripts; nil means /cgi-bin and /htbin.
+	CGIDirs []string
+	// Executor runs the scripts; nil means executor.NewNative with its defaults.
+	Executor executor.Executor
+	// Timeout bounds each script's run; 0 means 60s.
+	Timeout time.Duration
+	// PassEnv names server environment variables that scripts also get (read once, by New).
+	PassEnv []string
+	// Env holds extra NAME=VALUE variables for every script.
+	Env []string
+	// PassAuth exports the Authorization header as HTTP_AUTHORIZATION.
+	PassAuth bool
+	// MaxBodyBytes bounds a request body sent to a script; 0 means 64 MiB.
+	MaxBodyBytes int64
+	// Version is reported as SERVER_SOFTWARE=cgihttpd/<Version>; "" means "dev".
+	Version string
+}
+
+// DefaultCGIDirs are the CGI directories of Python's CGIHTTPRequestHandler.
+var DefaultCGIDirs = []string{"/cgi-bin", "/htbin"}
+
+const (
+	defaultTimeout      = 60 * time.Second
+	defaultMaxBody      = 64 << 20
+	maxInternalRedirect = 5
+)
+
+// Server is the http.Handler for one document root.
+type Server struct {
+	cfg      Config
+	root     string // absolute document root
+	realRoot string // root with symlinks resolved: what confinement is checked against
+	cgiDirs  []string
+	exec     executor.Executor
+	extraEnv map[string]string
+	logger   hclog.Logger
+	access   hclog.Logger
+	reqID    atomic.Uint64
+}
+
+// New checks cfg and returns a Server. A nil logger discards logs.
+func New(cfg Config, logger hclog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if cfg.Root == "" {
+		cfg.Root = "."
+	}
+	if cfg.CGIDirs == nil {
+		cfg.CGIDirs = DefaultCGIDirs
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultTimeout
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = defaultMaxBody
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("document root %q: %w", cfg.Root, err)
+	}
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("document root: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("document root %q is not a directory", root)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("document root: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg,
+		root:     root,
+		realRoot: realRoot,
+		logger:   logger.Named("server"),
+		access:   logger.Named("access"),
+		extraEnv: make(map[string]string),
+	}
+	for _, d := range cfg.CGIDirs {
+		clean, err := collapsePath(d)
+		if err != nil || clean == "/" {
+			return nil, fmt.Errorf("CGI directory %q: must be an absolute URL path below /", d)
+		}
+		s.cgiDirs = append(s.cgiDirs, strings.TrimSuffix(clean, "/"))
+	}
+	for _, name := range cfg.PassEnv {
+		if v, ok := os.LookupEnv(name); ok {
+			s.extraEnv[name] = v
+		}
+	}
+	for _, kv := range cfg.Env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || strings.ContainsAny(name, "\x00") {
+			return nil, fmt.Errorf("environment entry %q: want NAME=VALUE", kv)
+		}
+		s.extraEnv[name] = value
+	}
+	s.exec = cfg.Executor
+	if s.exec == nil {
+		if s.exec, err = executor.NewNative(executor.Config{}, logger); err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Root returns the absolute document root.
+func (s *Server) Root() string { return s.root }
+
+// ServeHTTP serves a static file or runs a CGI script, and logs the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := s.reqID.Add(1)
+	lw := &logResponseWriter{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value
+			s.logger.Error("handler panic", "req_id", id, "panic", fmt.Sprint(p))
+		}
+		s.logAccess(r, lw, id, start, p != nil)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	s.dispatch(lw, r, id, 0)
+}
+
+// dispatch routes one request, or a local redirect of it, to the CGI or the static side.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hops int) {
+	clean, err := collapsePath(r.URL.Path)
+	if err != nil {
+		s.logger.Warn("bad request path", "req_id", id, "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusBadRequest, "Bad request path")
+		return
+	}
+	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
+		s.serveCGI(w, r, clean, dir, id, hops)
+		return
+	}
+	s.serveStatic(w, r, clean, id)
+}
+
+// writeError sends a small HTML error page, like Python's send_error.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	for k := range h {
+		delete(h, k)
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if code == http.StatusBadRequest || code >= 500 {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(code)
+	text := http.StatusText(code)
+	_, _ = fmt.Fprintf(w, errorPage, code, htmlEscape(text), code, htmlEscape(text), htmlEscape(msg))
+}
+
+const errorPage = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%d %s</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em">
+<h1>%d %s</h1>
+<p>%s</p>
+</body></html>
+`
