@@ -95,8 +95,8 @@ func headerVars(r *http.Request, passAuth bool) map[string]string {
 			continue // CONTENT_TYPE / CONTENT_LENGTH / HTTP_HOST say it
 		case "proxy":
 			continue // httpoxy: HTTP_PROXY would steer the script's own HTTP clients
-		case "authorization":
-			if !passAuth {
+		case "authorization", "proxy-authorization":
+			if !passAuth { // credentials are the server's business unless the operator says otherwise
 				continue
 			}
 		}
@@ -156,7 +156,7 @@ func serverName(hostHeader, fallback string) string {
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if addr, err := netip.ParseAddr(host); err == nil {
-		return addr.Unmap().String()
+		return addr.Unmap().WithZone("").String() // a zone is the client's, and may hold anything
 	}
 	if isHostName(host) {
 		return strings.ToLower(host)

@@ -15,6 +15,7 @@ const maxHeaderBlock = 64 << 10
 var (
 	errNoOutput      = errors.New("script produced no output")
 	errNoHeaderEnd   = errors.New("script output ended inside its header block (no blank line)")
+	errNoHeaders     = errors.New("script sent an empty header block (RFC 3875 wants at least one header)")
 	errHeaderTooLong = fmt.Errorf("script header block exceeds %d bytes", maxHeaderBlock)
 	errBadHeaderLine = errors.New("malformed header line")
 	errBadStatus     = errors.New("malformed Status header")
@@ -37,6 +38,9 @@ var hopByHop = map[string]bool{
 // parseCGIHeader parses a header block without its terminating blank line. Lines may end in
 // LF or CRLF.
 func parseCGIHeader(block []byte) (*cgiHeader, error) {
+	if len(block) == 0 {
+		return nil, errNoHeaders
+	}
 	h := &cgiHeader{header: make(http.Header)}
 	for len(block) > 0 {
 		line := block
@@ -127,19 +131,22 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// headerEnd returns the index just past the blank line that ends the header block in buf,
-// scanning from 'from' (the start of a line), or -1 and the start of the last partial line.
-func headerEnd(buf []byte, from int) (end, next int) {
+// headerEnd finds the blank line that ends the header block in buf and returns the index
+// just past it, or -1. lineStart is where the current line began and scanned how far buf was
+// already searched; both are updated so that no byte is scanned twice.
+func headerEnd(buf []byte, lineStart, scanned *int) int {
 	for {
-		i := bytes.IndexByte(buf[from:], '\n')
+		i := bytes.IndexByte(buf[*scanned:], '\n')
 		if i < 0 {
-			return -1, from
+			*scanned = len(buf)
+			return -1
 		}
-		line := buf[from : from+i]
+		nl := *scanned + i
+		line := buf[*lineStart:nl]
+		*lineStart, *scanned = nl+1, nl+1
 		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			return from + i + 1, from + i + 1
+			return nl + 1
 		}
-		from += i + 1
 	}
 }
 
@@ -161,7 +168,8 @@ type cgiResponseWriter struct {
 	rc         *http.ResponseController
 	discard    bool // HEAD, or a status without a body
 	buf        []byte
-	scanned    int
+	lineStart  int // where the header line being gathered began
+	scanned    int // how much of buf was searched for line ends
 	header     *cgiHeader
 	err        error  // why the header block was refused
 	redirect   string // local Location to re-dispatch
@@ -183,9 +191,8 @@ func (c *cgiResponseWriter) Write(p []byte) (int, error) {
 		return len(p), c.writeBody(p)
 	}
 	c.buf = append(c.buf, p...)
-	end, next := headerEnd(c.buf, c.scanned)
+	end := headerEnd(c.buf, &c.lineStart, &c.scanned)
 	if end < 0 {
-		c.scanned = next
 		if len(c.buf) > maxHeaderBlock {
 			c.err = errHeaderTooLong
 			return 0, c.err
@@ -243,6 +250,8 @@ func (c *cgiResponseWriter) sendHeader() {
 	}
 	c.w.WriteHeader(status)
 	c.headerSent = true
+	// The client should see the status as soon as the script decided it, not with the body.
+	_ = c.rc.Flush()
 }
 
 func (c *cgiResponseWriter) writeBody(p []byte) error {

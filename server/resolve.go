@@ -79,6 +79,9 @@ func findScript(root, clean, cgiDir string) scriptTarget {
 	rest := strings.TrimPrefix(clean, cgiDir)
 	t := scriptTarget{scriptName: cgiDir, file: filepath.Join(root, filepath.FromSlash(cgiDir))}
 	t.info, _ = os.Stat(t.file)
+	if t.info != nil && !t.info.IsDir() {
+		t.info = nil // the CGI directory itself is never a script, even if a file has its name
+	}
 	for rest != "" && rest != "/" {
 		if t.info == nil || !t.info.IsDir() {
 			break

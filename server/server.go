@@ -179,9 +179,6 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 // writeError sends a small HTML error page, like Python's send_error.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	h := w.Header()
-	for k := range h {
-		delete(h, k)
-	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if code == http.StatusBadRequest || code >= 500 {

@@ -1,0 +1,363 @@
+//go:build unix
+
+package executor_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
+)
+
+const childModeVar = "EXECUTOR_TEST_CHILD"
+
+// child is the test binary copied where an unprivileged user may run it.
+var child string
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childModeVar); mode != "" {
+		os.Exit(childMain(mode))
+	}
+	dir, err := testutil.MkdirWorld()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	child = filepath.Join(dir, "child")
+	if err := testutil.CopySelf(child); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ids is what the "ids" child reports about itself.
+type ids struct {
+	UID, GID, EUID, EGID int
+	Groups               []int
+}
+
+// childMain is the test binary acting as the script.
+func childMain(mode string) int {
+	switch mode {
+	case "echo":
+		_, _ = io.Copy(os.Stdout, os.Stdin)
+	case "exit3":
+		fmt.Fprintln(os.Stderr, "failing on purpose")
+		return 3
+	case "ids":
+		groups, _ := os.Getgroups()
+		_ = json.NewEncoder(os.Stdout).Encode(ids{os.Getuid(), os.Getgid(), os.Geteuid(), os.Getegid(), groups})
+	case "env":
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		wd, _ := os.Getwd()
+		fmt.Println("CWD=" + wd)
+	case "sleep":
+		time.Sleep(time.Minute)
+	case "ignoreterm":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+	case "grandchild", "background":
+		// Start a grandchild that sleeps holding our stdout, report its pid, then either
+		// wait (grandchild) or exit at once (background).
+		gc := exec.Command(os.Args[0])
+		gc.Env = []string{childModeVar + "=sleep", "GORACE=atexit_sleep_ms=0"}
+		gc.Stdout = os.Stdout
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(gc.Process.Pid)
+		if mode == "grandchild" {
+			time.Sleep(time.Minute)
+		}
+	case "flood":
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for {
+			if _, err := os.Stdout.Write(chunk); err != nil {
+				return 1
+			}
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown mode", mode)
+		return 2
+	}
+	return 0
+}
+
+func newExecutor(t *testing.T) executor.Executor {
+	t.Helper()
+	e, err := executor.NewNative(executor.Config{KillGrace: 200 * time.Millisecond, OutputGrace: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func invocation(mode string, stdout, stderr io.Writer) *executor.Invocation {
+	return &executor.Invocation{
+		Path: child,
+		// A race-enabled child otherwise sleeps a second at exit (GORACE atexit_sleep_ms).
+		Env:    []string{childModeVar + "=" + mode, "GORACE=atexit_sleep_ms=0"},
+		Dir:    filepath.Dir(child),
+		Stdout: stdout,
+		Stderr: stderr,
+	}
+}
+
+func TestRunCopiesStdinToStdout(t *testing.T) {
+	testutil.CheckLeaks(t)
+	var out bytes.Buffer
+	inv := invocation("echo", &out, nil)
+	inv.Stdin = strings.NewReader("hello through a pipe")
+	if err := newExecutor(t).Run(context.Background(), inv); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "hello through a pipe" {
+		t.Errorf("stdout = %q", out.String())
+	}
+}
+
+func TestRunReportsExitStatusAndStderr(t *testing.T) {
+	testutil.CheckLeaks(t)
+	var stderr bytes.Buffer
+	err := newExecutor(t).Run(context.Background(), invocation("exit3", io.Discard, &stderr))
+	var ee *executor.ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 {
+		t.Fatalf("err = %v, want exit status 3", err)
+	}
+	if !strings.Contains(stderr.String(), "failing on purpose") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+}
+
+func TestRunEnvironmentIsExactlyInvocations(t *testing.T) {
+	testutil.CheckLeaks(t)
+	t.Setenv("CGIHTTPD_SECRET_OF_THE_SERVER", "leaked")
+	var out bytes.Buffer
+	inv := invocation("env", &out, nil)
+	inv.Env = append(inv.Env, "ONLY_THIS=1")
+	if err := newExecutor(t).Run(context.Background(), inv); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Contains(got, "CGIHTTPD_SECRET_OF_THE_SERVER") || !strings.Contains(got, "ONLY_THIS=1\n") {
+		t.Errorf("environment = %q", got)
+	}
+	if !strings.Contains(got, "CWD="+filepath.Dir(child)+"\n") {
+		t.Errorf("working directory not the script's: %q", got)
+	}
+}
+
+func TestRunStartErrors(t *testing.T) {
+	testutil.CheckLeaks(t)
+	dir := testutil.WorldDir(t)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := map[string]string{
+		"exec format error": write("garbage", "\x00\x01\x02 not a program\n"),
+		"bad interpreter":   write("badshebang", "#!/nonexistent/interpreter\n"),
+		"missing":           filepath.Join(dir, "missing"),
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := newExecutor(t).Run(context.Background(), &executor.Invocation{Path: path, Dir: dir, Stdout: io.Discard})
+			if !errors.Is(err, executor.ErrStart) {
+				t.Fatalf("err = %v, want ErrStart", err)
+			}
+		})
+	}
+}
+
+func TestRunTimeoutKillsWholeGroup(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	pidc := make(chan int, 1)
+	go func() {
+		line, _ := readLine(pr)
+		pid, _ := strconv.Atoi(line)
+		pidc <- pid
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err := newExecutor(t).Run(ctx, invocation("grandchild", pw, nil))
+	_ = pw.Close()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	if gc := <-pidc; gc == 0 || !testutil.WaitDead(gc) {
+		t.Errorf("grandchild %d still alive after its parent timed out", gc)
+	}
+}
+
+func TestRunEscalatesToSIGKILL(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = readLine(pr) // the child ignores SIGTERM from here on
+		cancel()
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	start := time.Now()
+	err := newExecutor(t).Run(ctx, invocation("ignoreterm", pw, nil))
+	_ = pw.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want canceled", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("Run took %v: SIGKILL never came", time.Since(start))
+	}
+}
+
+func TestRunDoesNotWaitForBackgroundChildHoldingStdout(t *testing.T) {
+	testutil.CheckLeaks(t)
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- newExecutor(t).Run(context.Background(), invocation("background", &out, nil)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still waits for the background child's stdout")
+	}
+	gc, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	if gc == 0 || !testutil.WaitDead(gc) {
+		t.Errorf("background child %d outlived its script", gc)
+	}
+}
+
+func TestRunStopsScriptWhenOutputFails(t *testing.T) {
+	testutil.CheckLeaks(t)
+	err := newExecutor(t).Run(context.Background(), invocation("flood", failingWriter{}, nil))
+	if err == nil || !strings.Contains(err.Error(), "client gone") {
+		t.Fatalf("err = %v, want the write error", err)
+	}
+}
+
+func TestRunAbandonsBlockedStdin(t *testing.T) {
+	testutil.CheckLeaks(t)
+	body := &blockingBody{closed: make(chan struct{})}
+	inv := invocation("exit3", io.Discard, nil) // never reads stdin
+	inv.Stdin = body
+	err := newExecutor(t).Run(context.Background(), inv)
+	var ee *executor.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("err = %v", err)
+	}
+	select {
+	case <-body.closed:
+	default:
+		t.Error("stdin was not closed to abandon the blocked read")
+	}
+}
+
+func TestRunAsNobodyWhenRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root can switch scripts to nobody")
+	}
+	testutil.CheckLeaks(t)
+	var out bytes.Buffer
+	if err := newExecutor(t).Run(context.Background(), invocation("ids", &out, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var got ids
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %q", err, out.String())
+	}
+	if got.UID != 65534 || got.EUID != 65534 || got.GID != 65534 || got.EGID != 65534 {
+		t.Errorf("ids = %+v, want nobody/nogroup (65534)", got)
+	}
+	for _, g := range got.Groups {
+		if g == 0 {
+			t.Errorf("supplementary groups %v contain root's group", got.Groups)
+		}
+	}
+	if len(got.Groups) > 1 || (len(got.Groups) == 1 && got.Groups[0] != got.GID) {
+		t.Errorf("supplementary groups = %v, want none", got.Groups)
+	}
+}
+
+func TestNewNativeRefusesBadUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the user is only looked up when the server can switch to it")
+	}
+	for _, name := range []string{"no-such-user-cgihttpd", "root"} {
+		if _, err := executor.NewNative(executor.Config{User: name}, nil); !errors.Is(err, executor.ErrBadUser) {
+			t.Errorf("user %q: err = %v, want ErrBadUser", name, err)
+		}
+	}
+	if _, err := executor.NewNative(executor.Config{User: "root", AllowRoot: true}, nil); err != nil {
+		t.Errorf("root with AllowRoot: %v", err)
+	}
+}
+
+func TestRunWithCanceledContextStartsNothing(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	started := false
+	inv := invocation("sleep", io.Discard, nil)
+	inv.Started = func(int) { started = true }
+	if err := newExecutor(t).Run(ctx, inv); !errors.Is(err, context.Canceled) || started {
+		t.Fatalf("err = %v, started = %v", err, started)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("client gone") }
+
+// blockingBody is a request body whose client never sends anything.
+type blockingBody struct{ closed chan struct{} }
+
+func (b *blockingBody) Read([]byte) (int, error) {
+	<-b.closed
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (b *blockingBody) Close() error {
+	close(b.closed)
+	return nil
+}
+
+func readLine(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := r.Read(b); err != nil {
+			return string(line), err
+		}
+		if b[0] == '\n' {
+			return string(line), nil
+		}
+		line = append(line, b[0])
+	}
+}

@@ -1,0 +1,151 @@
+// Package testutil holds helpers shared by cgihttpd's tests: directories an unprivileged
+// script user can enter, a copy of the test binary to run as a CGI child, and leak checks.
+package testutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// WorldDir makes a temporary directory that every user can enter and read, because scripts
+// run as nobody when the tests run as root; it is removed when the test ends.
+func WorldDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := MkdirWorld()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// MkdirWorld is WorldDir for TestMain, where there is no testing.TB: the caller removes it.
+func MkdirWorld() (string, error) {
+	dir, err := os.MkdirTemp("", "cgihttpd-test-*")
+	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("chmod temp dir: %w", err)
+	}
+	return dir, nil
+}
+
+// CopySelf copies the running test binary to path with mode 0755, so that it can be run as a
+// CGI script from a document root (go test builds in a directory only its owner may enter).
+func CopySelf(path string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find test binary: %w", err)
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		return fmt.Errorf("open test binary: %w", err)
+	}
+	defer func() { _ = src.Close() }()
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		_ = dst.Close()
+		return fmt.Errorf("copy test binary: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o755)
+}
+
+// CheckLeaks fails the test if, when it ends, more goroutines run than when it started or a
+// child process of this one is still alive. Call it first, so its check runs last.
+func CheckLeaks(tb testing.TB) {
+	tb.Helper()
+	before := runtime.NumGoroutine()
+	tb.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			kids := ChildProcesses()
+			if n <= before && len(kids) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				tb.Errorf("leak: %d goroutines (started with %d), child processes %v\n%s", n, before, kids, buf)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// ChildProcesses lists the live (not zombie) processes whose parent is this process. It reads
+// /proc, so elsewhere it finds none.
+func ChildProcesses() []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	me := os.Getpid()
+	var kids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, ppid, ok := procStat(pid)
+		if ok && ppid == me && state != "Z" {
+			kids = append(kids, pid)
+		}
+	}
+	return kids
+}
+
+// Alive reports whether pid names a process that is not a zombie. Without /proc it reports
+// false.
+func Alive(pid int) bool {
+	state, _, ok := procStat(pid)
+	return ok && state != "Z" && state != "X"
+}
+
+func procStat(pid int) (state string, ppid int, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", 0, false
+	}
+	// The command name is in parentheses and may hold spaces: fields follow the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return f[0], ppid, err == nil
+}
+
+// WaitDead reports whether pid is dead (or a zombie) within five seconds: a killed process
+// takes a moment to go.
+func WaitDead(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package platform_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// childVar is set (through server.Config.Env) in every script's environment: it tells the
+// test binary that it runs as a CGI script. Which script it is comes from its file name.
+const childVar = "CGIHTTPD_TEST_CHILD"
+
+// childModes are the scripts that the test binary can be: each is a hard link (or copy) of
+// it in the test site's cgi-bin, named after its mode.
+var childModes = map[string]func() int{
+	"env":            childEnv,
+	"echo":           childEcho,
+	"ids":            childIDs,
+	"status":         func() int { return say("Status: 418 I'm a teapot\nContent-Type: text/plain\n\nteapot\n") },
+	"lowerstatus":    func() int { return say("status: 201 Created\ncontent-type: text/plain\n\ncreated\n") },
+	"redirect-local": func() int { return say("Location: /cgi-bin/env?from=redirect\n\nignored body\n") },
+	"redirect-static": func() int {
+		return say("Location: /hello.txt\n\n")
+	},
+	"redirect-client": func() int { return say("Location: http://example.com/elsewhere\n\n") },
+	"redirect-301":    func() int { return say("Status: 301 Moved Permanently\nLocation: http://example.com/moved\n\n") },
+	"redirect-loop":   func() int { return say("Location: /cgi-bin/redirect-loop\n\n") },
+	"setcookie": func() int {
+		return say("Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nX-Custom: yes\n\ncookies\n")
+	},
+	"lying-length": func() int {
+		return say("Content-Type: text/plain\nContent-Length: 5\nTransfer-Encoding: chunked\n\nthe whole body, longer than five bytes\n")
+	},
+	"crlf":        func() int { return say("Content-Type: text/plain\r\nX-Crlf: 1\r\n\r\ncrlf body\n") },
+	"badheader":   func() int { return say("Content-Type text/plain\n\nscript-body-text\n") },
+	"noheaderend": func() int { return say("Content-Type: text/plain\n") },
+	"nooutput":    func() int { return 0 },
+	"longheader": func() int {
+		return say("X-Long: " + strings.Repeat("a", 70<<10) + "\n\n")
+	},
+	"exitfail": func() int {
+		say("Content-Type: text/plain\n\npartial but complete\n")
+		return 7
+	},
+	"hang": func() int {
+		time.Sleep(time.Minute)
+		return 0
+	},
+	"hangbody": func() int {
+		say("Content-Type: text/plain\n\nfirst part\n")
+		time.Sleep(time.Minute)
+		return 0
+	},
+	"stderrflood": func() int {
+		line := strings.Repeat("e", 99) + "\n"
+		for i := 0; i < 5000; i++ { // 500 KB, far over the logged bound
+			fmt.Fprint(os.Stderr, line)
+		}
+		fmt.Fprintln(os.Stderr, "last line")
+		return say("Content-Type: text/plain\n\nflooded\n")
+	},
+	"grandchild": childGrandchild,
+	"nph-raw": func() int {
+		return say("HTTP/1.1 299 Custom Raw\r\nContent-Type: text/plain\r\nX-Nph: raw\r\nContent-Length: 9\r\nConnection: close\r\n\r\nraw body\n")
+	},
+}
+
+// childMain runs the test binary as the script named by its file name.
+func childMain() int {
+	if os.Getenv(childVar) == "sleep" { // a grandchild
+		time.Sleep(time.Minute)
+		return 0
+	}
+	name := filepath.Base(os.Args[0])
+	name = strings.TrimSuffix(name, filepath.Ext(name))
+	if f, ok := childModes[name]; ok {
+		return f()
+	}
+	fmt.Fprintln(os.Stderr, "unknown child mode", name)
+	return 2
+}
+
+func say(s string) int {
+	if _, err := io.WriteString(os.Stdout, s); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// childEnv prints the environment and working directory as "NAME=value" lines.
+func childEnv() int {
+	env := os.Environ()
+	sort.Strings(env)
+	wd, _ := os.Getwd()
+	var b bytes.Buffer
+	b.WriteString("Content-Type: text/plain\n\n")
+	for _, kv := range env {
+		b.WriteString(kv + "\n")
+	}
+	b.WriteString("CWD=" + wd + "\n")
+	return say(b.String())
+}
+
+// childEcho echoes exactly CONTENT_LENGTH bytes of the body, after a line naming the length.
+func childEcho() int {
+	body, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return 1
+	}
+	return say(fmt.Sprintf("Content-Type: text/plain\n\nCONTENT_LENGTH=%s read=%d\n%s",
+		os.Getenv("CONTENT_LENGTH"), len(body), body))
+}
+
+// identity is what the "ids" script reports.
+type identity struct {
+	UID, GID, EUID, EGID int
+	Groups               []int
+}
+
+func childIDs() int {
+	groups, _ := os.Getgroups()
+	b, _ := json.Marshal(identity{os.Getuid(), os.Getgid(), os.Geteuid(), os.Getegid(), groups})
+	return say("Content-Type: application/json\n\n" + string(b) + "\n")
+}
+
+// childGrandchild starts a sleeping grandchild, names it in a header, and hangs.
+func childGrandchild() int {
+	gc := exec.Command(os.Args[0])
+	gc.Env = []string{childVar + "=sleep"}
+	if err := gc.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	say(fmt.Sprintf("Content-Type: text/plain\nX-Grandchild: %d\n\n", gc.Process.Pid))
+	time.Sleep(time.Minute)
+	return 0
+}

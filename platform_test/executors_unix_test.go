@@ -1,0 +1,65 @@
+//go:build unix
+
+package platform_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+)
+
+const exeSuffix = ""
+
+func executorFactories() []executorFactory {
+	caps := []capability{capKillsTree, capShellScripts, capExecBits}
+	if os.Geteuid() == 0 {
+		caps = append(caps, capDropsPrivileges)
+	}
+	return []executorFactory{{
+		name: "unix",
+		new: func(t *testing.T) executor.Executor {
+			e, err := executor.NewNative(executor.Config{KillGrace: 300 * time.Millisecond, OutputGrace: 300 * time.Millisecond}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		},
+		caps: caps,
+	}}
+}
+
+// addPlatformFiles adds the Unix-only parts of the site: shell scripts and symlinks.
+func addPlatformFiles(t *testing.T, root string) {
+	t.Helper()
+	scripts := map[string]string{
+		"cgi-bin/hello.sh":  "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello from sh\\n'\n",
+		"cgi-bin/badinterp": "#!/nonexistent/interpreter\n",
+		"cgi-bin/garbage":   "\x7fELF but not really a program\n",
+		"outside-script.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nescaped\\n'\n",
+	}
+	for name, body := range scripts {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// outside-script.sh sits in the root; move it out, then link to it from inside.
+	outside := filepath.Join(filepath.Dir(root), "outside")
+	if err := os.Rename(filepath.Join(root, "outside-script.sh"), filepath.Join(outside, "script.sh")); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"escape.txt":        "../outside/secret.txt",
+		"cgi-bin/escape.sh": "../../outside/script.sh",
+		"inside-link.txt":   "hello.txt",
+		"cgi-bin/linkdir":   "../../outside",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
