@@ -280,13 +280,22 @@ func (p *pipes) finishStdin(inv *Invocation, grace time.Duration) {
 	<-p.stdinDone
 }
 
+// copyBuffers recycles the output copy buffers: two per request would otherwise be most of
+// what a request allocates.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
 // copyOutput copies src to dst (dst nil: discard). After dst fails it keeps draining src so
 // that the script never blocks on a full pipe while it is being stopped.
 func copyOutput(dst io.Writer, src io.Reader, onWriteErr func(error)) {
 	if dst == nil {
 		dst = io.Discard
 	}
-	buf := make([]byte, 32*1024)
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	buf := *bufp
 	for {
 		n, err := src.Read(buf)
 		if n > 0 && dst != io.Discard {

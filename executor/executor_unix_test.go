@@ -292,8 +292,9 @@ func TestRunAsNobodyWhenRoot(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("%v: %q", err, out.String())
 	}
-	if got.UID != 65534 || got.EUID != 65534 || got.GID != 65534 || got.EGID != 65534 {
-		t.Errorf("ids = %+v, want nobody/nogroup (65534)", got)
+	uid, gid := testutil.Nobody(t)
+	if got.UID != uid || got.EUID != uid || got.GID != gid || got.EGID != gid {
+		t.Errorf("ids = %+v, want nobody's uid %d and gid %d", got, uid, gid)
 	}
 	for _, g := range got.Groups {
 		if g == 0 {

@@ -287,14 +287,26 @@ func processCases() []suiteCase {
 					t.Errorf("grandchild %d is still alive", pid)
 				}
 			}},
+		{name: "background child holding stdout does not hold the response", needs: []capability{capKillsTree},
+			path: "/cgi-bin/background", wantStatus: 200, wantBody: []string{"done"},
+			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
+				pid, err := strconv.Atoi(resp.Header.Get("X-Grandchild"))
+				if err != nil {
+					t.Fatalf("no background pid: %v", err)
+				}
+				if !testutil.WaitDead(pid) {
+					t.Errorf("background child %d outlived its script", pid)
+				}
+			}},
 		{name: "script runs as nobody with no groups", needs: []capability{capDropsPrivileges}, path: "/cgi-bin/ids", wantStatus: 200,
 			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
 				var id identity
 				if err := json.Unmarshal([]byte(body), &id); err != nil {
 					t.Fatalf("%v: %q", err, body)
 				}
-				if id.UID != 65534 || id.EUID != 65534 || id.GID != 65534 || id.EGID != 65534 {
-					t.Errorf("identity = %+v, want nobody:nogroup", id)
+				uid, gid := testutil.Nobody(t)
+				if id.UID != uid || id.EUID != uid || id.GID != gid || id.EGID != gid {
+					t.Errorf("identity = %+v, want nobody's uid %d and gid %d", id, uid, gid)
 				}
 				for _, g := range id.Groups {
 					if g == 0 || g != id.GID {

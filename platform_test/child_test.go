@@ -67,6 +67,7 @@ var childModes = map[string]func() int{
 		return say("Content-Type: text/plain\n\nflooded\n")
 	},
 	"grandchild": childGrandchild,
+	"background": childBackground,
 	"nph-raw": func() int {
 		return say("HTTP/1.1 299 Custom Raw\r\nContent-Type: text/plain\r\nX-Nph: raw\r\nContent-Length: 9\r\nConnection: close\r\n\r\nraw body\n")
 	},
@@ -141,4 +142,16 @@ func childGrandchild() int {
 	say(fmt.Sprintf("Content-Type: text/plain\nX-Grandchild: %d\n\n", gc.Process.Pid))
 	time.Sleep(time.Minute)
 	return 0
+}
+
+// childBackground answers, leaves a sleeping child holding its stdout, and exits.
+func childBackground() int {
+	gc := exec.Command(os.Args[0])
+	gc.Env = []string{childVar + "=sleep"}
+	gc.Stdout = os.Stdout
+	if err := gc.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return say(fmt.Sprintf("Content-Type: text/plain\nX-Grandchild: %d\n\ndone\n", gc.Process.Pid))
 }

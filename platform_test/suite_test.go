@@ -223,7 +223,11 @@ type suiteCase struct {
 
 // TestBehaviour runs the suite against every executor of this platform.
 func TestBehaviour(t *testing.T) {
-	for _, f := range executorFactories() {
+	factories := executorFactories()
+	if len(factories) == 0 {
+		t.Skip("this platform has no executor yet")
+	}
+	for _, f := range factories {
 		t.Run(f.name, func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			env := startServer(t, f.new(t), nil)

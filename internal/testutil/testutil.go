@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -148,4 +149,19 @@ func WaitDead(pid int) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// Nobody returns the uid and primary gid of the account scripts run as by default.
+func Nobody(tb testing.TB) (uid, gid int) {
+	tb.Helper()
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		tb.Fatalf("look up nobody: %v", err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("nobody has uid %q gid %q", u.Uid, u.Gid)
+	}
+	return uid, gid
 }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
+)
+
+// runMainVar makes the test binary act as cgihttpd itself, for the end-to-end test.
+const runMainVar = "CGIHTTPD_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainVar) != "" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestParseArgs(t *testing.T) {
+	cases := []struct {
+		args []string
+		want func(o *options) bool
+	}{
+		{nil, func(o *options) bool { return o.port == 8000 && o.bind == "127.0.0.1" && o.directory == "" }},
+		{[]string{"8080"}, func(o *options) bool { return o.port == 8080 }},
+		{[]string{"--cgi", "8080", "-b", "0.0.0.0"}, func(o *options) bool { return o.port == 8080 && o.bind == "0.0.0.0" }},
+		{[]string{"-d", "site", "9000", "--bind", "::1"}, func(o *options) bool { return o.directory == "site" && o.port == 9000 && o.bind == "::1" }},
+		{[]string{"--directory=site", "--cgi-dir", "/a", "--cgi-dir", "/b/c"}, func(o *options) bool {
+			return o.directory == "site" && reflect.DeepEqual(o.cgiDirs, []string{"/a", "/b/c"})
+		}},
+		{[]string{"--user", "www-data", "--timeout", "5s", "--pass-auth", "--pass-env", "HOME", "--env", "A=b=c"}, func(o *options) bool {
+			return o.user == "www-data" && o.timeout == 5*time.Second && o.passAuth &&
+				reflect.DeepEqual(o.passEnv, []string{"HOME"}) && reflect.DeepEqual(o.env, []string{"A=b=c"})
+		}},
+		{[]string{"--log-level", "debug", "--log-json"}, func(o *options) bool { return o.logLevel == "debug" && o.logJSON }},
+	}
+	for _, c := range cases {
+		o, err := parseArgs(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if !c.want(o) {
+			t.Errorf("%q: got %+v", c.args, o)
+		}
+	}
+}
+
+func TestBadCommandLinesExit2WithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	cases := [][]string{
+		{"--no-such-flag"},
+		{"notaport"},
+		{"70000"},
+		{"8000", "8001"},
+		{"--timeout", "-1s"},
+		{"--timeout", "soon"},
+		{"--log-level", "loud"},
+		{"--env", "NOEQUALS"},
+		{"--directory", filepath.Join(dir, "missing")},
+		{"--directory", filepath.Join(dir, "file")},
+		{"--cgi-dir", "relative", "-d", dir},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 && runtime.GOOS != "windows" {
+		cases = append(cases, []string{"--user", "no-such-user-cgihttpd", "-d", dir}, []string{"--user", "root", "-d", dir})
+	}
+	for _, args := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr)
+		lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+		if code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "cgihttpd: ") {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and one line", args, code, stderr.String())
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--pass-env", "--env",
+		"--pass-auth", "--log-level", "--log-json", "--version", "[port]"} {
+		if !strings.Contains(stdout.String(), flag) {
+			t.Errorf("--help does not explain %s", flag)
+		}
+	}
+	stdout.Reset()
+	if code := run([]string{"--version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "cgihttpd ") {
+		t.Errorf("--version: exit %d, %q", code, stdout.String())
+	}
+}
+
+// TestExampleSite runs the README's first command (cgihttpd on examples/site, here on a free
+// port) and walks the example site as a browser would, then stops it with SIGTERM.
+func TestExampleSite(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the example site's scripts are POSIX shell scripts")
+	}
+	testutil.CheckLeaks(t)
+	site, err := filepath.Abs(filepath.Join("..", "..", "examples", "site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Copy the site where nobody can reach it: the checkout may sit under a private directory.
+	root := filepath.Join(testutil.WorldDir(t), "site")
+	if err := os.CopyFS(root, os.DirFS(site)); err != nil {
+		t.Fatal(err)
+	}
+	fixModes(t, site, root)
+
+	cmd := exec.Command(os.Args[0], "--directory", root, "0")
+	cmd.Env = append(os.Environ(), runMainVar+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no startup line: %v; log:\n%s", err, logs.String())
+	}
+	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
+	if base == "" {
+		t.Fatalf("startup line %q names no URL", line)
+	}
+	base = strings.TrimSuffix(base, "/")
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := get("/"); resp.StatusCode != 200 || !strings.Contains(body, "cgihttpd example site") {
+		t.Errorf("index: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/cgi-bin/hello.sh"); resp.StatusCode != 200 || !strings.Contains(body, "Hello, world!") {
+		t.Errorf("hello.sh: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/htbin/hello.sh"); resp.StatusCode != 200 || !strings.Contains(body, "htbin") {
+		t.Errorf("htbin: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/cgi-bin/env.sh"); resp.StatusCode != 200 || !strings.Contains(body, "GATEWAY_INTERFACE=CGI/1.1") ||
+		strings.Contains(body, runMainVar) {
+		t.Errorf("env.sh: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/cgi-bin/nph-hello.sh"); resp.StatusCode != 200 || !strings.Contains(body, "nph") {
+		t.Errorf("nph: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/files/"); resp.StatusCode != 200 || !strings.Contains(body, "hello.txt") {
+		t.Errorf("listing: %d %q", resp.StatusCode, body)
+	}
+	form := url.Values{"name": {"<Ada>"}, "message": {"hi & bye"}}
+	resp, err := client.PostForm(base+"/cgi-bin/form.sh", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "&lt;Ada&gt;") || strings.Contains(string(b), "<Ada>") {
+		t.Errorf("form.sh: %d %q", resp.StatusCode, b)
+	}
+	// Redirect-after-POST: 303 to the thanks page, which the client follows with a GET.
+	resp, err = client.PostForm(base+"/cgi-bin/guestbook-redirect.sh", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.Method != "GET" || !strings.Contains(resp.Request.URL.Path, "thanks.sh") ||
+		!strings.Contains(string(b), "&lt;Ada&gt;") {
+		t.Errorf("redirect after POST ended at %s %s: %d %q", resp.Request.Method, resp.Request.URL, resp.StatusCode, b)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGINT: %v (want exit 0); log:\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"GET /cgi-bin/hello.sh HTTP/1.1" 200`) {
+		t.Errorf("no access log line in:\n%s", logs.String())
+	}
+}
+
+// fixModes gives the copy the permissions of the original (os.CopyFS drops them), made
+// world-readable so that nobody can run the scripts.
+func fixModes(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		mode := info.Mode().Perm() | 0o444
+		if info.IsDir() || info.Mode().Perm()&0o100 != 0 {
+			mode |= 0o111
+		}
+		return os.Chmod(filepath.Join(to, rel), mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
