@@ -35,6 +35,11 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
+	if s.exec == nil {
+		log.Warn("CGI request but no executor on this platform", "path", clean)
+		writeError(w, http.StatusNotImplemented, "CGI scripts cannot run on this platform")
+		return
+	}
 	t := findScript(s.root, clean, cgiDir)
 	switch {
 	case t.info == nil || !insideRoot(s.realRoot, t.file):

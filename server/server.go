@@ -11,6 +11,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -133,7 +134,13 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	}
 	s.exec = cfg.Executor
 	if s.exec == nil {
-		if s.exec, err = executor.NewNative(executor.Config{}, logger); err != nil {
+		s.exec, err = executor.NewNative(executor.Config{}, logger)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// Files are still served; CGI requests are refused until this platform has one.
+			s.exec = nil
+			s.logger.Warn("no executor on this platform: CGI requests get 501", "error", err)
+		case err != nil:
 			return nil, fmt.Errorf("executor: %w", err)
 		}
 	}

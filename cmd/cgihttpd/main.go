@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,7 +28,9 @@ import (
 // version is stamped by the release build (-ldflags "-X main.version=...").
 var version = ""
 
-const shutdownGrace = 10 * time.Second
+// killWait bounds the wait for killed scripts' handlers at shutdown: the executor's SIGTERM
+// grace and then some.
+const killWait = 5 * time.Second
 
 // options is the parsed command line.
 type options struct {
@@ -38,6 +41,7 @@ type options struct {
 	user      string
 	allowRoot bool
 	timeout   time.Duration
+	grace     time.Duration
 	passEnv   []string
 	env       []string
 	passAuth  bool
@@ -59,6 +63,8 @@ Flags:
       --user NAME         account scripts run as when started as root (default nobody)
       --allow-root        allow --user to name a root account (dangerous)
       --timeout DURATION  deadline for each script, e.g. 30s (default 60s)
+      --shutdown-grace DURATION
+                          on SIGINT/SIGTERM, how long running scripts may finish (default 10s)
       --pass-env NAME     pass the server's environment variable NAME to scripts; repeatable
       --env NAME=VALUE    set NAME=VALUE in every script's environment; repeatable
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
@@ -98,6 +104,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.user, "user", "nobody", "")
 	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
+	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "")
 	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
 	fs.Var(listFlag{&o.env}, "env", "")
 	fs.BoolVar(&o.passAuth, "pass-auth", false, "")
@@ -125,6 +132,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.timeout <= 0 {
 		return nil, fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
+	}
+	if o.grace < 0 {
+		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", o.grace)
 	}
 	if hclog.LevelFromString(o.logLevel) == hclog.NoLevel {
 		return nil, fmt.Errorf("invalid --log-level %q: want trace, debug, info, warn or error", o.logLevel)
@@ -179,6 +189,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot}, logger)
+	if errors.Is(err, errors.ErrUnsupported) {
+		exec, err = nil, nil // server.New says so and serves files only
+	}
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 2
@@ -202,19 +215,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
-	return serve(ln, srv, logger, stdout)
+	return serve(ln, srv, o.grace, logger, stdout)
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
-// scripts get shutdownGrace, and then their trees are killed through the base context.
-func serve(ln net.Listener, handler http.Handler, logger hclog.Logger, stdout io.Writer) int {
+// scripts get grace, and then their trees are killed through the base context.
+func serve(ln net.Listener, handler http.Handler, grace time.Duration, logger hclog.Logger, stdout io.Writer) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	baseCtx, killScripts := context.WithCancel(context.Background())
 	defer killScripts()
 
+	var inflight atomic.Int64
 	hs := &http.Server{
-		Handler:           handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Add(-1)
+			handler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -234,12 +252,18 @@ func serve(ln net.Listener, handler http.Handler, logger hclog.Logger, stdout io
 	case <-sigCtx.Done():
 	}
 	stopSignals() // a second signal now ends the process at once
-	logger.Info("shutting down", "grace", shutdownGrace)
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	logger.Info("shutting down", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(ctx); err != nil {
-		logger.Warn("grace period over; killing running scripts", "error", err)
+		logger.Warn("grace period over; killing running scripts", "error", err, "running", inflight.Load())
 		killScripts()
+		// Scripts lead their own process groups and would outlive us: wait for their
+		// handlers, which return once the groups are gone (SIGTERM, then SIGKILL).
+		deadline := time.Now().Add(killWait)
+		for inflight.Load() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		_ = hs.Close()
 	}
 	<-served

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -96,7 +97,7 @@ func TestHelpAndVersion(t *testing.T) {
 	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--pass-env", "--env",
+	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--shutdown-grace", "--pass-env", "--env",
 		"--pass-auth", "--log-level", "--log-json", "--version", "[port]"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("--help does not explain %s", flag)
@@ -126,7 +127,13 @@ func TestExampleSite(t *testing.T) {
 	}
 	fixModes(t, site, root)
 
-	cmd := exec.Command(os.Args[0], "--directory", root, "0")
+	// A script that answers, then hangs with a child: the shutdown must kill both.
+	hang := "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nsleep 60 &\necho $$ $!\nwait\n"
+	if err := os.WriteFile(filepath.Join(root, "cgi-bin", "hang.sh"), []byte(hang), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "--directory", root, "--shutdown-grace", "300ms", "0")
 	cmd.Env = append(os.Environ(), runMainVar+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -206,11 +213,26 @@ func TestExampleSite(t *testing.T) {
 		t.Errorf("redirect after POST ended at %s %s: %d %q", resp.Request.Method, resp.Request.URL, resp.StatusCode, b)
 	}
 
+	// Shutdown with a script still running: it gets the grace, then its group is killed.
+	hanging, err := client.Get(base + "/cgi-bin/hang.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hanging.Body.Close() }()
+	var shPID, sleepPID int
+	if _, err := fmt.Fscan(hanging.Body, &shPID, &sleepPID); err != nil {
+		t.Fatalf("hang.sh did not report its pids: %v", err)
+	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("after SIGINT: %v (want exit 0); log:\n%s", err, logs.String())
+	}
+	for _, pid := range []int{shPID, sleepPID} {
+		if !testutil.WaitDead(pid) {
+			t.Errorf("script process %d outlived the server's shutdown", pid)
+		}
 	}
 	if !strings.Contains(logs.String(), `"GET /cgi-bin/hello.sh HTTP/1.1" 200`) {
 		t.Errorf("no access log line in:\n%s", logs.String())
