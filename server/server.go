@@ -132,6 +132,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 		s.extraEnv[name] = value
 	}
+	s.warnIfUnreachable()
 	s.exec = cfg.Executor
 	if s.exec == nil {
 		s.exec, err = executor.NewNative(executor.Config{}, logger)
@@ -145,6 +146,24 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// warnIfUnreachable warns when the server runs as root (so scripts run as an unprivileged
+// user) and a directory above the document root is closed to others: every script would then
+// fail to start, which is a puzzling first experience with a checkout under /root.
+func (s *Server) warnIfUnreachable() {
+	if os.Geteuid() != 0 {
+		return
+	}
+	for dir := s.realRoot; ; dir = filepath.Dir(dir) {
+		if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o001 == 0 {
+			s.logger.Warn("scripts run unprivileged but cannot enter a directory above the document root; CGI requests will fail (chmod o+x it, or serve a copy elsewhere)", "dir", dir)
+			return
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return
+		}
+	}
 }
 
 // Root returns the absolute document root.
