@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +28,13 @@ type Executor interface {
 	Run(ctx context.Context, inv *Invocation) error
 	// Name identifies the executor in logs and tests ("unix", "windows", "inproc").
 	Name() string
+}
+
+// Preflighter is implemented by executors that can tell, before starting anything, whether
+// they are able to run a file (execute permission, a known interpreter, a Go source file).
+// The server answers 403 when CanRun fails, instead of trying and failing with a 502.
+type Preflighter interface {
+	CanRun(path string, info fs.FileInfo) error
 }
 
 // Invocation is one run of one script.
@@ -81,6 +89,8 @@ var (
 	ErrNoNative = fmt.Errorf("no native executor on this platform: %w", errors.ErrUnsupported)
 	// ErrBadUser reports a configured user that does not exist or is not allowed.
 	ErrBadUser = errors.New("unusable script user")
+	// ErrNotRunnable reports a file that this executor cannot run.
+	ErrNotRunnable = errors.New("not runnable")
 )
 
 // ExitError reports a script that ran and ended unsuccessfully.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"strconv"
@@ -24,7 +25,10 @@ type unixExecutor struct {
 	logger hclog.Logger
 }
 
-var _ Executor = (*unixExecutor)(nil)
+var (
+	_ Executor    = (*unixExecutor)(nil)
+	_ Preflighter = (*unixExecutor)(nil)
+)
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	e := &unixExecutor{cfg: cfg, logger: logger}
@@ -62,6 +66,14 @@ func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) 
 }
 
 func (e *unixExecutor) Name() string { return "unix" }
+
+// CanRun requires some execute permission bit; the kernel has the final word at exec time.
+func (e *unixExecutor) CanRun(path string, info fs.FileInfo) error {
+	if info.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%w: %s has no execute permission", ErrNotRunnable, path)
+	}
+	return nil
+}
 
 // Run forks and execs the script as the leader of a new process group, so that the group can
 // be signalled as a whole: on ctx's end, on an output write failure, and once the script has

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -50,10 +49,13 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		log.Info("CGI script is not a plain file", "script", t.scriptName)
 		writeError(w, http.StatusForbidden, "CGI script is not a plain file")
 		return
-	case runtime.GOOS != "windows" && t.info.Mode().Perm()&0o111 == 0:
-		log.Info("CGI script is not executable", "script", t.scriptName)
-		writeError(w, http.StatusForbidden, "CGI script is not executable")
-		return
+	}
+	if pf, ok := s.exec.(executor.Preflighter); ok {
+		if err := pf.CanRun(t.file, t.info); err != nil {
+			log.Info("CGI script cannot be run", "script", t.scriptName, "reason", err)
+			writeError(w, http.StatusForbidden, "CGI script is not executable")
+			return
+		}
 	}
 	log = log.With("script", t.scriptName)
 	nph := strings.HasPrefix(baseName(t.scriptName), "nph-")
