@@ -89,6 +89,9 @@ var (
 	ErrNoNative = fmt.Errorf("no native executor on this platform: %w", errors.ErrUnsupported)
 	// ErrBadUser reports a configured user that does not exist or is not allowed.
 	ErrBadUser = errors.New("unusable script user")
+	// ErrRejected reports a script that breaks a rule of its executor (an in-process script
+	// that imports os/exec, say, or does not compile).
+	ErrRejected = errors.New("script rejected")
 	// ErrNotRunnable reports a file that this executor cannot run.
 	ErrNotRunnable = errors.New("not runnable")
 )

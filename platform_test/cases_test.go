@@ -13,8 +13,10 @@ import (
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
-func suiteCases() []suiteCase {
-	return append(append(staticCases(), resolutionCases()...), append(cgiCases(), processCases()...)...)
+// suiteCases are the cases for an executor whose scripts end in ext.
+func suiteCases(ext string) []suiteCase {
+	sc := func(script string) string { return script + ext }
+	return append(append(staticCases(), resolutionCases(sc)...), append(cgiCases(sc), processCases(sc)...)...)
 }
 
 // staticCases: files and directories, as Python's SimpleHTTPRequestHandler serves them.
@@ -77,7 +79,7 @@ func staticCases() []suiteCase {
 }
 
 // resolutionCases: URL to file or script, DESIGN.md §1.
-func resolutionCases() []suiteCase {
+func resolutionCases(sc func(string) string) []suiteCase {
 	raw := func(name, target string, status int, notBody ...string) suiteCase {
 		return suiteCase{name: name, check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
 			resp, body := rawRequest(t, env.addr, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -98,11 +100,11 @@ func resolutionCases() []suiteCase {
 		raw("NUL in the path", "/hello.txt%00", 400),
 		// CVE-2014-4650: encoded slashes are decoded before the CGI match, so this is the
 		// script, run, never its source.
-		raw("encoded slash and dot-dot to a script", "/cgi-bin/%2e%2e%2fcgi-bin%2fenv", 200, "\x7fELF", "ELF"),
+		raw("encoded slash and dot-dot to a script", "/cgi-bin/%2e%2e%2fcgi-bin%2f"+sc("env"), 200, "\x7fELF", "ELF"),
 		raw("encoded slash out of cgi-bin", "/cgi-bin%2f..%2fhello.txt", 200),
-		raw("double slashes collapse", "//cgi-bin//env", 200, "ELF"),
-		raw("backslash is not a separator", `/cgi-bin\env`, 404),
-		raw("CGI directory match is case-sensitive", "/CGI-BIN/env", 404, "ELF"),
+		raw("double slashes collapse", "//cgi-bin//"+sc("env"), 200, "ELF"),
+		raw("backslash is not a separator", `/cgi-bin\`+sc("env"), 404),
+		raw("CGI directory match is case-sensitive", "/CGI-BIN/"+sc("env"), 404, "ELF"),
 		{name: "CGI directory itself", path: "/cgi-bin/", wantStatus: 403},
 		{name: "CGI directory without slash", path: "/cgi-bin", wantStatus: 403},
 		{name: "directory in CGI directory", path: "/cgi-bin/subdir/", wantStatus: 403},
@@ -111,11 +113,11 @@ func resolutionCases() []suiteCase {
 		{name: "script not executable", needs: []capability{capExecBits}, path: "/cgi-bin/noexec.sh", wantStatus: 403, notBody: []string{"echo nope"}},
 		{name: "script symlinked out of the root", needs: []capability{capShellScripts}, path: "/cgi-bin/escape.sh", wantStatus: 404, notBody: []string{"escaped"}},
 		{name: "directory symlinked out of the root", needs: []capability{capShellScripts}, path: "/cgi-bin/linkdir/script.sh", wantStatus: 404, notBody: []string{"escaped"}},
-		{name: "nested script with path info", path: "/cgi-bin/subdir/nested/env/extra/path/?q=1", wantStatus: 200,
-			check: wantEnv(map[string]string{"SCRIPT_NAME": "/cgi-bin/subdir/nested/env", "PATH_INFO": "/extra/path/", "QUERY_STRING": "q=1"})},
-		{name: "htbin", path: "/htbin/env", wantStatus: 200, check: wantEnv(map[string]string{"SCRIPT_NAME": "/htbin/env"})},
-		{name: "encoded question mark is path info", path: "/cgi-bin/env/a%3Fb?x=%41+b", wantStatus: 200,
-			check: wantEnv(map[string]string{"PATH_INFO": "/a?b", "QUERY_STRING": "x=%41+b", "REQUEST_URI": "/cgi-bin/env/a%3Fb?x=%41+b"})},
+		{name: "nested script with path info", path: sc("/cgi-bin/subdir/nested/env") + "/extra/path/?q=1", wantStatus: 200,
+			check: wantEnv(map[string]string{"SCRIPT_NAME": sc("/cgi-bin/subdir/nested/env"), "PATH_INFO": "/extra/path/", "QUERY_STRING": "q=1"})},
+		{name: "htbin", path: sc("/htbin/env"), wantStatus: 200, check: wantEnv(map[string]string{"SCRIPT_NAME": sc("/htbin/env")})},
+		{name: "encoded question mark is path info", path: sc("/cgi-bin/env") + "/a%3Fb?x=%41+b", wantStatus: 200,
+			check: wantEnv(map[string]string{"PATH_INFO": "/a?b", "QUERY_STRING": "x=%41+b", "REQUEST_URI": sc("/cgi-bin/env") + "/a%3Fb?x=%41+b"})},
 	}
 }
 
@@ -138,9 +140,9 @@ func wantEnv(want map[string]string) func(*testing.T, *suiteEnv, *http.Response,
 const unset = "\x00"
 
 // cgiCases: the environment and the script's response, RFC 3875 §4 and §6.
-func cgiCases() []suiteCase {
+func cgiCases(sc func(string) string) []suiteCase {
 	return []suiteCase{
-		{name: "environment", path: "/cgi-bin/env", wantStatus: 200,
+		{name: "environment", path: sc("/cgi-bin/env"), wantStatus: 200,
 			header: http.Header{
 				"X-Foo": {"one"}, "X_foo": {"spoofed"}, "Accept-Language": {"en", "fr"}, "Cookie": {"a=1", "b=2"},
 				"Proxy": {"http://evil"}, "Authorization": {"Basic dXNlcjpwdw=="},
@@ -149,7 +151,7 @@ func cgiCases() []suiteCase {
 			check: func(t *testing.T, env *suiteEnv, _ *http.Response, body string) {
 				wantEnv(map[string]string{
 					"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "cgihttpd/test", "SERVER_PROTOCOL": "HTTP/1.1",
-					"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/cgi-bin/env", "QUERY_STRING": "", "PATH_INFO": unset,
+					"REQUEST_METHOD": "GET", "SCRIPT_NAME": sc("/cgi-bin/env"), "QUERY_STRING": "", "PATH_INFO": unset,
 					"PATH_TRANSLATED": unset, "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "127.0.0.1",
 					"SERVER_PORT": portOf(env.addr), "HTTP_X_FOO": "one", "HTTP_ACCEPT_LANGUAGE": "en, fr",
 					"HTTP_COOKIE": "a=1; b=2", "HTTP_PROXY": unset, "HTTP_AUTHORIZATION": unset, "REMOTE_USER": unset,
@@ -157,30 +159,30 @@ func cgiCases() []suiteCase {
 					"PATH": "/usr/local/bin:/usr/bin:/bin",
 				})(t, env, nil, body)
 			}},
-		{name: "path info and translated", path: "/cgi-bin/env/some/where", wantStatus: 200,
+		{name: "path info and translated", path: sc("/cgi-bin/env") + "/some/where", wantStatus: 200,
 			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
 				wantEnv(map[string]string{"PATH_INFO": "/some/where", "PATH_TRANSLATED": env.root + "/some/where"})(t, env, resp, body)
 			}},
-		{name: "working directory is the script's", needs: []capability{capShellScripts}, path: "/cgi-bin/subdir/nested/env", wantStatus: 200,
+		{name: "working directory is the script's", needs: []capability{capWorkingDir}, path: sc("/cgi-bin/subdir/nested/env"), wantStatus: 200,
 			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
 				wantEnv(map[string]string{"CWD": env.root + "/cgi-bin/subdir/nested"})(t, env, resp, body)
 			}},
 		{name: "HTTP/1.0 request protocol", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
-			resp, body := rawRequest(t, env.addr, "GET /cgi-bin/env HTTP/1.0\r\nHost: Example.COM:8080\r\n\r\n")
+			resp, body := rawRequest(t, env.addr, "GET "+sc("/cgi-bin/env")+" HTTP/1.0\r\nHost: Example.COM:8080\r\n\r\n")
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 			wantEnv(map[string]string{"SERVER_PROTOCOL": "HTTP/1.0", "SERVER_NAME": "example.com", "HTTP_HOST": "Example.COM:8080"})(t, env, resp, body)
 		}},
 		{name: "bad Host falls back to the listening address", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
-			resp, body := rawRequest(t, env.addr, "GET /cgi-bin/env HTTP/1.1\r\nHost: bad..host\r\nConnection: close\r\n\r\n")
+			resp, body := rawRequest(t, env.addr, "GET "+sc("/cgi-bin/env")+" HTTP/1.1\r\nHost: bad..host\r\nConnection: close\r\n\r\n")
 			wantEnv(map[string]string{"SERVER_NAME": "127.0.0.1"})(t, env, resp, body)
 		}},
-		{name: "POST body with length", method: "POST", path: "/cgi-bin/echo", body: "name=value&x=y",
+		{name: "POST body with length", method: "POST", path: sc("/cgi-bin/echo"), body: "name=value&x=y",
 			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, wantStatus: 200,
 			wantBody: []string{"CONTENT_LENGTH=14 read=14\nname=value&x=y"}},
 		{name: "chunked body gets CONTENT_LENGTH", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
-			resp, body := rawRequest(t, env.addr, "POST /cgi-bin/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
+			resp, body := rawRequest(t, env.addr, "POST "+sc("/cgi-bin/echo")+" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
 				"5\r\nhello\r\n7\r\n chunks\r\n0\r\n\r\n")
 			if resp.StatusCode != 200 || !strings.Contains(body, "CONTENT_LENGTH=12 read=12\nhello chunks") {
 				t.Errorf("status %d body %q", resp.StatusCode, body)
@@ -188,7 +190,7 @@ func cgiCases() []suiteCase {
 		}},
 		{name: "large chunked body spooled to disk", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
 			big := strings.Repeat("z", 3<<20)
-			req, _ := http.NewRequest("POST", env.url+"/cgi-bin/echo", io.MultiReader(strings.NewReader(big))) // unknown length: chunked
+			req, _ := http.NewRequest("POST", env.url+sc("/cgi-bin/echo"), io.MultiReader(strings.NewReader(big))) // unknown length: chunked
 			resp, err := env.client.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -199,26 +201,26 @@ func cgiCases() []suiteCase {
 				t.Errorf("status %d, body starts %q", resp.StatusCode, string(b[:min(len(b), 60)]))
 			}
 		}},
-		{name: "expect 100-continue", method: "POST", path: "/cgi-bin/echo", body: "after continue",
+		{name: "expect 100-continue", method: "POST", path: sc("/cgi-bin/echo"), body: "after continue",
 			header: http.Header{"Expect": {"100-continue"}}, wantStatus: 200, wantBody: []string{"read=14\nafter continue"}},
-		{name: "Status header", path: "/cgi-bin/status", wantStatus: 418, wantBody: []string{"teapot"}},
-		{name: "Status header in lower case", path: "/cgi-bin/lowerstatus", wantStatus: 201, wantBody: []string{"created"}},
-		{name: "CRLF header lines", path: "/cgi-bin/crlf", wantStatus: 200, wantHeader: map[string]string{"X-Crlf": "1"}, wantBody: []string{"crlf body"}},
-		{name: "local redirect re-dispatches as GET", method: "POST", path: "/cgi-bin/redirect-local", body: "dropped",
+		{name: "Status header", path: sc("/cgi-bin/status"), wantStatus: 418, wantBody: []string{"teapot"}},
+		{name: "Status header in lower case", path: sc("/cgi-bin/lowerstatus"), wantStatus: 201, wantBody: []string{"created"}},
+		{name: "CRLF header lines", path: sc("/cgi-bin/crlf"), wantStatus: 200, wantHeader: map[string]string{"X-Crlf": "1"}, wantBody: []string{"crlf body"}},
+		{name: "local redirect re-dispatches as GET", method: "POST", path: sc("/cgi-bin/redirect-local"), body: "dropped",
 			header: http.Header{"Content-Type": {"text/plain"}}, wantStatus: 200, notBody: []string{"ignored body"},
-			check: wantEnv(map[string]string{"REQUEST_METHOD": "GET", "QUERY_STRING": "from=redirect", "SCRIPT_NAME": "/cgi-bin/env",
+			check: wantEnv(map[string]string{"REQUEST_METHOD": "GET", "QUERY_STRING": "from=redirect", "SCRIPT_NAME": sc("/cgi-bin/env"),
 				"CONTENT_LENGTH": unset, "CONTENT_TYPE": unset})},
-		{name: "local redirect to a static file", path: "/cgi-bin/redirect-static", wantStatus: 200, wantBody: []string{"hello, static world"}},
-		{name: "local redirect loop ends", path: "/cgi-bin/redirect-loop", wantStatus: 500, wantLog: []string{"too many local redirects"}},
-		{name: "client redirect", path: "/cgi-bin/redirect-client", wantStatus: 302, wantHeader: map[string]string{"Location": "http://example.com/elsewhere"}},
-		{name: "client redirect with status", path: "/cgi-bin/redirect-301", wantStatus: 301, wantHeader: map[string]string{"Location": "http://example.com/moved"}},
-		{name: "several Set-Cookie kept apart", path: "/cgi-bin/setcookie", wantStatus: 200, wantHeader: map[string]string{"X-Custom": "yes"},
+		{name: "local redirect to a static file", path: sc("/cgi-bin/redirect-static"), wantStatus: 200, wantBody: []string{"hello, static world"}},
+		{name: "local redirect loop ends", path: sc("/cgi-bin/redirect-loop"), wantStatus: 500, wantLog: []string{"too many local redirects"}},
+		{name: "client redirect", path: sc("/cgi-bin/redirect-client"), wantStatus: 302, wantHeader: map[string]string{"Location": "http://example.com/elsewhere"}},
+		{name: "client redirect with status", path: sc("/cgi-bin/redirect-301"), wantStatus: 301, wantHeader: map[string]string{"Location": "http://example.com/moved"}},
+		{name: "several Set-Cookie kept apart", path: sc("/cgi-bin/setcookie"), wantStatus: 200, wantHeader: map[string]string{"X-Custom": "yes"},
 			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
 				if got := resp.Header.Values("Set-Cookie"); len(got) != 2 || got[0] != "a=1" || got[1] != "b=2" {
 					t.Errorf("Set-Cookie = %q", got)
 				}
 			}},
-		{name: "script Content-Length not trusted", path: "/cgi-bin/lying-length", wantStatus: 200,
+		{name: "script Content-Length not trusted", path: sc("/cgi-bin/lying-length"), wantStatus: 200,
 			wantBody: []string{"the whole body, longer than five bytes"}},
 		{name: "keep-alive across CGI responses", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
 			conn, err := net.Dial("tcp", env.addr)
@@ -228,7 +230,7 @@ func cgiCases() []suiteCase {
 			defer func() { _ = conn.Close() }()
 			_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
 			r := newReader(conn)
-			for _, p := range []string{"/cgi-bin/lying-length", "/cgi-bin/status", "/hello.txt", "/cgi-bin/env"} {
+			for _, p := range []string{sc("/cgi-bin/lying-length"), sc("/cgi-bin/status"), "/hello.txt", sc("/cgi-bin/env")} {
 				if _, err := io.WriteString(conn, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 					t.Fatal(err)
 				}
@@ -243,32 +245,32 @@ func cgiCases() []suiteCase {
 				}
 			}
 		}},
-		{name: "HEAD on a script", method: "HEAD", path: "/cgi-bin/status", wantStatus: 418,
+		{name: "HEAD on a script", method: "HEAD", path: sc("/cgi-bin/status"), wantStatus: 418,
 			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
 				if body != "" {
 					t.Errorf("HEAD body = %q", body)
 				}
 			}},
-		{name: "nph script output is raw", path: "/cgi-bin/nph-raw", wantStatus: 299, wantHeader: map[string]string{"X-Nph": "raw"}, wantBody: []string{"raw body"}},
-		{name: "bad header line", path: "/cgi-bin/badheader", wantStatus: 502, notBody: []string{"script-body-text"}, wantLog: []string{"malformed header line"}},
-		{name: "no blank line after headers", path: "/cgi-bin/noheaderend", wantStatus: 502, wantLog: []string{"no blank line"}},
-		{name: "no output", path: "/cgi-bin/nooutput", wantStatus: 502, wantLog: []string{"produced no output"}},
-		{name: "header block too long", path: "/cgi-bin/longheader", wantStatus: 502, wantLog: []string{"header block exceeds"}},
-		{name: "non-zero exit after a full response", path: "/cgi-bin/exitfail", wantStatus: 200, wantBody: []string{"partial but complete"},
+		{name: "nph script output is raw", path: sc("/cgi-bin/nph-raw"), wantStatus: 299, wantHeader: map[string]string{"X-Nph": "raw"}, wantBody: []string{"raw body"}},
+		{name: "bad header line", path: sc("/cgi-bin/badheader"), wantStatus: 502, notBody: []string{"script-body-text"}, wantLog: []string{"malformed header line"}},
+		{name: "no blank line after headers", path: sc("/cgi-bin/noheaderend"), wantStatus: 502, wantLog: []string{"no blank line"}},
+		{name: "no output", path: sc("/cgi-bin/nooutput"), wantStatus: 502, wantLog: []string{"produced no output"}},
+		{name: "header block too long", path: sc("/cgi-bin/longheader"), wantStatus: 502, wantLog: []string{"header block exceeds"}},
+		{name: "non-zero exit after a full response", path: sc("/cgi-bin/exitfail"), wantStatus: 200, wantBody: []string{"partial but complete"},
 			wantLog: []string{"exit status 7"}},
 		{name: "interpreter missing", needs: []capability{capShellScripts}, path: "/cgi-bin/badinterp", wantStatus: 502, wantLog: []string{"could not be started"}},
 		{name: "not a program", needs: []capability{capShellScripts}, path: "/cgi-bin/garbage", wantStatus: 502, wantLog: []string{"could not be started"}},
 		{name: "shell script", needs: []capability{capShellScripts}, path: "/cgi-bin/hello.sh", wantStatus: 200, wantBody: []string{"hello from sh"}},
-		{name: "stderr goes to the log, bounded", path: "/cgi-bin/stderrflood", wantStatus: 200, wantBody: []string{"flooded"},
+		{name: "stderr goes to the log, bounded", path: sc("/cgi-bin/stderrflood"), wantStatus: 200, wantBody: []string{"flooded"},
 			notBody: []string{"eeee"}, wantLog: []string{"script stderr", "eeeeeeee", "script stderr truncated"}},
 	}
 }
 
 // processCases: deadlines, trees and privileges.
-func processCases() []suiteCase {
+func processCases(sc func(string) string) []suiteCase {
 	return []suiteCase{
-		{name: "timeout before headers is 504", path: "/cgi-bin/hang", wantStatus: 504, wantLog: []string{"timed out before sending its headers"}},
-		{name: "timeout after headers cuts the body", path: "/cgi-bin/hangbody", wantStatus: 200,
+		{name: "timeout before headers is 504", path: sc("/cgi-bin/hang"), wantStatus: 504, wantLog: []string{"timed out before sending its headers"}},
+		{name: "timeout after headers cuts the body", path: sc("/cgi-bin/hangbody"), wantStatus: 200,
 			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
 				if !strings.Contains(body, "first part") {
 					t.Errorf("the part sent before the stall was not streamed: %q", body)
@@ -277,7 +279,7 @@ func processCases() []suiteCase {
 					t.Error("no log line for the cut response")
 				}
 			}},
-		{name: "grandchild dies with its timed-out parent", needs: []capability{capKillsTree}, path: "/cgi-bin/grandchild",
+		{name: "grandchild dies with its timed-out parent", needs: []capability{capKillsTree}, path: sc("/cgi-bin/grandchild"),
 			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
 				pid, err := strconv.Atoi(resp.Header.Get("X-Grandchild"))
 				if err != nil {
@@ -288,7 +290,7 @@ func processCases() []suiteCase {
 				}
 			}},
 		{name: "background child holding stdout does not hold the response", needs: []capability{capKillsTree},
-			path: "/cgi-bin/background", wantStatus: 200, wantBody: []string{"done"},
+			path: sc("/cgi-bin/background"), wantStatus: 200, wantBody: []string{"done"},
 			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
 				pid, err := strconv.Atoi(resp.Header.Get("X-Grandchild"))
 				if err != nil {
@@ -298,7 +300,7 @@ func processCases() []suiteCase {
 					t.Errorf("background child %d outlived its script", pid)
 				}
 			}},
-		{name: "script runs as nobody with no groups", needs: []capability{capDropsPrivileges}, path: "/cgi-bin/ids", wantStatus: 200,
+		{name: "script runs as nobody with no groups", needs: []capability{capDropsPrivileges}, path: sc("/cgi-bin/ids"), wantStatus: 200,
 			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
 				var id identity
 				if err := json.Unmarshal([]byte(body), &id); err != nil {

@@ -6,7 +6,7 @@ import "testing"
 
 const exeSuffix = ".exe"
 
-// executorFactories lists no native executor here yet: the suite skips with that reason.
-func executorFactories() []executorFactory { return nil }
+// nativeFactories lists no native executor here yet: only the in-process one is tested.
+func nativeFactories() []executorFactory { return nil }
 
 func addPlatformFiles(*testing.T, string) {}

@@ -13,13 +13,14 @@ import (
 
 const exeSuffix = ""
 
-func executorFactories() []executorFactory {
-	caps := []capability{capKillsTree, capShellScripts, capExecBits}
+func nativeFactories() []executorFactory {
+	caps := []capability{capKillsTree, capShellScripts, capExecBits, capWorkingDir}
 	if os.Geteuid() == 0 {
 		caps = append(caps, capDropsPrivileges)
 	}
 	return []executorFactory{{
 		name: "unix",
+		mode: "native",
 		new: func(t *testing.T) executor.Executor {
 			e, err := executor.NewNative(executor.Config{KillGrace: 300 * time.Millisecond, OutputGrace: 300 * time.Millisecond}, nil)
 			if err != nil {
@@ -27,7 +28,9 @@ func executorFactories() []executorFactory {
 			}
 			return e
 		},
-		caps: caps,
+		caps:    caps,
+		ext:     exeSuffix,
+		install: linkChild,
 	}}
 }
 

@@ -60,13 +60,24 @@ const (
 	capKillsTree       capability = "kill a script's whole process tree"
 	capShellScripts    capability = "run #! shell scripts"
 	capExecBits        capability = "refuse files without execute permission"
+	capWorkingDir      capability = "give each script its own working directory"
 )
 
 // executorFactory makes one kind of executor for the suite and says what it can do.
 type executorFactory struct {
 	name string
+	mode string // server.Config.ExecutorMode
 	new  func(t *testing.T) executor.Executor
 	caps []capability
+	// ext is the suffix of the suite's scripts for this executor ("", ".exe", ".go");
+	// install puts the script for one mode at path+ext.
+	ext     string
+	install func(t *testing.T, pathWithExt string)
+}
+
+// executorFactories are the native executors of this platform and the in-process one.
+func executorFactories() []executorFactory {
+	return append(nativeFactories(), inProcessFactory())
 }
 
 func (f executorFactory) can(c capability) bool {
@@ -109,19 +120,24 @@ func (b *syncBuffer) String() string {
 // enough for the cases that hang.
 const suiteTimeout = 2 * time.Second
 
-// startServer builds a test site and serves it with exec on 127.0.0.1.
-func startServer(t *testing.T, exec executor.Executor, mutate func(*server.Config)) *suiteEnv {
+// startServer builds a test site for f and serves it with f's executor on 127.0.0.1.
+func startServer(t *testing.T, f executorFactory, mutate func(*server.Config)) *suiteEnv {
 	t.Helper()
-	root := buildSite(t)
+	root := buildSite(t, f)
 	logs := &syncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	cfg := server.Config{
-		Root:     root,
-		Executor: exec,
-		Timeout:  suiteTimeout,
+		Root:         root,
+		ExecutorMode: f.mode,
+		Timeout:      suiteTimeout,
 		// A race-enabled child otherwise sleeps a second at exit (GORACE atexit_sleep_ms).
 		Env:     []string{childVar + "=1", "GORACE=atexit_sleep_ms=0"},
 		Version: "test",
+	}
+	if f.mode == "inproc" {
+		cfg.InProcess = f.new(t)
+	} else {
+		cfg.Executor = f.new(t)
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -152,9 +168,9 @@ func startServer(t *testing.T, exec executor.Executor, mutate func(*server.Confi
 	}
 }
 
-// buildSite lays out a document root with static files, CGI scripts (links to the test
-// binary), and traps: symlinks out of the root, a non-executable script, a directory.
-func buildSite(t *testing.T) string {
+// buildSite lays out a document root with static files, CGI scripts (f's script for each
+// mode), and traps: symlinks out of the root, a non-executable script, a directory.
+func buildSite(t *testing.T, f executorFactory) string {
 	t.Helper()
 	base := testutil.WorldDir(t)
 	root := filepath.Join(base, "site")
@@ -176,12 +192,12 @@ func buildSite(t *testing.T) string {
 		}
 	}
 	for mode := range childModes {
-		linkChild(t, filepath.Join(root, "cgi-bin", mode+exeSuffix))
+		f.install(t, filepath.Join(root, "cgi-bin", mode+f.ext))
 	}
 	mkdirAll(t, filepath.Join(root, "cgi-bin", "subdir", "nested"))
 	mkdirAll(t, filepath.Join(root, "htbin"))
-	linkChild(t, filepath.Join(root, "cgi-bin", "subdir", "nested", "env"+exeSuffix))
-	linkChild(t, filepath.Join(root, "htbin", "env"+exeSuffix))
+	f.install(t, filepath.Join(root, "cgi-bin", "subdir", "nested", "env"+f.ext))
+	f.install(t, filepath.Join(root, "htbin", "env"+f.ext))
 	addPlatformFiles(t, root)
 	return root
 }
@@ -230,8 +246,8 @@ func TestBehaviour(t *testing.T) {
 	for _, f := range factories {
 		t.Run(f.name, func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			env := startServer(t, f.new(t), nil)
-			for _, c := range suiteCases() {
+			env := startServer(t, f, nil)
+			for _, c := range suiteCases(f.ext) {
 				t.Run(c.name, func(t *testing.T) {
 					for _, need := range c.needs {
 						if !f.can(need) {

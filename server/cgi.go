@@ -34,11 +34,6 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	if s.exec == nil {
-		log.Warn("CGI request but no executor on this platform", "path", clean)
-		writeError(w, http.StatusNotImplemented, "CGI scripts cannot run on this platform")
-		return
-	}
 	t := findScript(s.root, clean, cgiDir)
 	switch {
 	case t.info == nil || !insideRoot(s.realRoot, t.file):
@@ -50,7 +45,13 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusForbidden, "CGI script is not a plain file")
 		return
 	}
-	if pf, ok := s.exec.(executor.Preflighter); ok {
+	exec := s.executorFor(t.file)
+	if exec == nil {
+		log.Warn("no executor on this platform can run the script", "script", t.scriptName)
+		writeError(w, http.StatusNotImplemented, "CGI scripts cannot run on this platform")
+		return
+	}
+	if pf, ok := exec.(executor.Preflighter); ok {
 		if err := pf.CanRun(t.file, t.info); err != nil {
 			log.Info("CGI script cannot be run", "script", t.scriptName, "reason", err)
 			writeError(w, http.StatusForbidden, "CGI script is not executable")
@@ -85,13 +86,13 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
 	}
 	if nph {
-		s.runNPH(ctx, w, r, inv, log)
+		s.runNPH(ctx, w, exec, inv, log)
 		stderr.close()
 		return
 	}
 	cw := newCGIResponseWriter(w, r.Method == http.MethodHead)
 	inv.Stdout = cw
-	runErr := s.exec.Run(ctx, inv)
+	runErr := exec.Run(ctx, inv)
 	stderr.close()
 	log = log.With("pid", stderr.pid.Load())
 
@@ -108,6 +109,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		} else if runErr != nil {
 			log.Info("script exited unsuccessfully after responding", "error", runErr)
 		}
+	case errors.Is(runErr, executor.ErrRejected):
+		log.Error("script rejected", "error", runErr)
+		writeError(w, http.StatusInternalServerError, "The CGI script was rejected")
 	case errors.Is(runErr, executor.ErrStart):
 		status := http.StatusBadGateway
 		if errors.Is(runErr, fs.ErrPermission) {
@@ -244,7 +248,7 @@ func spoolBody(body io.Reader, limit int64) (io.Reader, int64, func(), error) {
 
 // runNPH runs a non-parsed-header script: its output goes to the client unmodified, so the
 // connection is taken over and closed afterwards (the server cannot know the framing).
-func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, r *http.Request, inv *executor.Invocation, log hclog.Logger) {
+func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, exec executor.Executor, inv *executor.Invocation, log hclog.Logger) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		log.Error("nph script needs an HTTP/1.x connection", "error", err)
@@ -254,7 +258,7 @@ func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	defer func() { _ = conn.Close() }()
 	raw := &rawWriter{w: brw.Writer}
 	inv.Stdout = raw
-	runErr := s.exec.Run(ctx, inv)
+	runErr := exec.Run(ctx, inv)
 	if runErr != nil {
 		log.Info("nph script ended unsuccessfully", "error", runErr)
 	}

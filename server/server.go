@@ -32,8 +32,15 @@ type Config struct {
 	Root string
 	// CGIDirs are the URL paths whose contents are scripts; nil means /cgi-bin and /htbin.
 	CGIDirs []string
-	// Executor runs the scripts; nil means executor.NewNative with its defaults.
+	// Executor runs scripts as processes; nil means executor.NewNative with its defaults.
 	Executor executor.Executor
+	// InProcess runs .go scripts inside the server; nil means executor.NewInProcess with its
+	// defaults (unless ExecutorMode is "native").
+	InProcess executor.Executor
+	// ExecutorMode chooses the executor per script: "auto" or "" (.go files in-process, the
+	// rest natively; in-process only where there is no native executor), "native" (every
+	// file natively, .go files too) or "inproc" (only .go files, in-process).
+	ExecutorMode string
 	// Timeout bounds each script's run; 0 means 60s.
 	Timeout time.Duration
 	// PassEnv names server environment variables that scripts also get (read once, by New).
@@ -63,7 +70,8 @@ type Server struct {
 	root     string // absolute document root
 	realRoot string // root with symlinks resolved: what confinement is checked against
 	cgiDirs  []string
-	exec     executor.Executor
+	native   executor.Executor // nil where the platform has none
+	inproc   executor.Executor // nil in "native" mode
 	extraEnv map[string]string
 	logger   hclog.Logger
 	access   hclog.Logger
@@ -133,19 +141,50 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		s.extraEnv[name] = value
 	}
 	s.warnIfUnreachable()
-	s.exec = cfg.Executor
-	if s.exec == nil {
-		s.exec, err = executor.NewNative(executor.Config{}, logger)
-		switch {
-		case errors.Is(err, errors.ErrUnsupported):
-			// Files are still served; CGI requests are refused until this platform has one.
-			s.exec = nil
-			s.logger.Warn("no executor on this platform: CGI requests get 501", "error", err)
-		case err != nil:
-			return nil, fmt.Errorf("executor: %w", err)
+	switch cfg.ExecutorMode {
+	case "", "auto", "native", "inproc":
+	default:
+		return nil, fmt.Errorf("executor mode %q: want auto, native or inproc", cfg.ExecutorMode)
+	}
+	if cfg.ExecutorMode != "inproc" {
+		if s.native, err = nativeExecutor(cfg.Executor, logger); err != nil {
+			return nil, err
+		}
+		if s.native == nil {
+			s.logger.Warn("no native executor on this platform: only in-process .go scripts can run")
+		}
+	}
+	if cfg.ExecutorMode != "native" {
+		s.inproc = cfg.InProcess
+		if s.inproc == nil {
+			s.inproc = executor.NewInProcess(executor.InProcessConfig{}, logger)
 		}
 	}
 	return s, nil
+}
+
+// nativeExecutor returns configured, or else the platform's native executor, or nil where
+// there is none.
+func nativeExecutor(configured executor.Executor, logger hclog.Logger) (executor.Executor, error) {
+	if configured != nil {
+		return configured, nil
+	}
+	native, err := executor.NewNative(executor.Config{}, logger)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	return native, nil
+}
+
+// executorFor picks the executor for a script file; nil when nothing here can run it.
+func (s *Server) executorFor(file string) executor.Executor {
+	if s.inproc != nil && (s.native == nil || executor.IsGoScript(file)) {
+		return s.inproc
+	}
+	return s.native
 }
 
 // warnIfUnreachable warns when the server runs as root (so scripts run as an unprivileged

@@ -1,0 +1,34 @@
+package platform_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+)
+
+// goChild is the suite's script for the in-process executor, in yaegi's Go dialect.
+var goChild = filepath.Join("..", "testdata", "gochild", "child.go")
+
+// inProcessFactory runs the suite's scripts as Go source inside the server: no process, so
+// nothing that needs one (a user, a process tree, a working directory of its own).
+func inProcessFactory() executorFactory {
+	return executorFactory{
+		name: "inproc",
+		mode: "inproc",
+		new: func(*testing.T) executor.Executor {
+			return executor.NewInProcess(executor.InProcessConfig{}, nil)
+		},
+		ext: ".go",
+		install: func(t *testing.T, path string) {
+			src, err := os.ReadFile(goChild)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+}
