@@ -30,8 +30,9 @@ type InProcessConfig struct {
 	// AllowGoroutines lets scripts use go statements and callback APIs such as time.AfterFunc.
 	// A panic on such a goroutine cannot be recovered and ends the whole server.
 	AllowGoroutines bool
-	// MaxIdle bounds the ready interpreters kept per script; 0 means 4.
-	MaxIdle int
+	// MaxInterpreters bounds the interpreters per script, and so how many requests run it at
+	// once (more wait for one to be free); 0 means 16.
+	MaxInterpreters int
 }
 
 // inProcessExecutor runs Go source files ("package main" with "func main()") inside the
@@ -62,8 +63,8 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	if cfg.MaxIdle <= 0 {
-		cfg.MaxIdle = 4
+	if cfg.MaxInterpreters <= 0 {
+		cfg.MaxInterpreters = 16
 	}
 	return &inProcessExecutor{
 		cfg:     cfg,
@@ -250,7 +251,8 @@ type scriptPool struct {
 	size    int64
 	modTime time.Time
 	script  *preparedScript
-	idle    chan *instance
+	idle    chan *instance // ready interpreters
+	slots   chan struct{}  // one token per interpreter that exists
 }
 
 // stdinGrace is how long the copy of a request body may go on after the script returned
@@ -413,7 +415,8 @@ func (e *inProcessExecutor) pool(path string) (*scriptPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p = &scriptPool{size: info.Size(), modTime: info.ModTime(), script: prep, idle: make(chan *instance, e.cfg.MaxIdle)}
+	p = &scriptPool{size: info.Size(), modTime: info.ModTime(), script: prep,
+		idle: make(chan *instance, e.cfg.MaxInterpreters), slots: make(chan struct{}, e.cfg.MaxInterpreters)}
 	e.mu.Lock()
 	e.scripts[path] = p
 	e.mu.Unlock()
@@ -431,24 +434,42 @@ func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}
-	var inst *instance
-	select {
-	case inst = <-p.idle:
-	default:
-		start := time.Now()
-		if inst, err = e.newInstance(ctx, inv.Path, p.script.src); err != nil {
-			return fmt.Errorf("run %s: %w", inv.Path, err)
-		}
-		e.logger.Debug("interpreter ready", "script", inv.Path, "ms", time.Since(start).Milliseconds())
+	inst, err := e.acquire(ctx, p, inv.Path)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}
 	reusable, err := e.runInstance(ctx, inst, inv)
 	if reusable && !p.script.hasGlobals {
-		select {
-		case p.idle <- inst:
-		default: // enough are ready already
-		}
+		p.idle <- inst // never blocks: idle has room for every interpreter
+	} else {
+		<-p.slots
 	}
 	return err
+}
+
+// acquire returns a ready interpreter of p, making one while there are fewer than the limit,
+// or else waiting for one to come back.
+func (e *inProcessExecutor) acquire(ctx context.Context, p *scriptPool, path string) (*instance, error) {
+	select {
+	case inst := <-p.idle:
+		return inst, nil
+	default:
+	}
+	select {
+	case inst := <-p.idle:
+		return inst, nil
+	case p.slots <- struct{}{}:
+		start := time.Now()
+		inst, err := e.newInstance(ctx, path, p.script.src)
+		if err != nil {
+			<-p.slots
+			return nil, err
+		}
+		e.logger.Debug("interpreter ready", "script", path, "ms", time.Since(start).Milliseconds())
+		return inst, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 // runInstance runs the compiled script once and reports whether the interpreter may serve
@@ -457,7 +478,7 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
-	p, err := newPipes(inv)
+	p, err := newPipes(inv, placeholderFile())
 	if err != nil {
 		return true, fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

@@ -83,7 +83,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
-	p, err := newPipes(inv)
+	p, err := newPipes(inv, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

@@ -14,10 +14,13 @@ type pipes struct {
 	childStdin, childStdout, childStderr *os.File
 	stdinW, stdoutR, stderrR             *os.File // parent ends; stdinW nil when not copied
 	stdinDone                            chan struct{}
+	sharedStdin                          bool // childStdin is not ours to close
 	closeOnce                            sync.Once
 }
 
-func newPipes(inv *Invocation) (*pipes, error) {
+// newPipes makes the pipes for inv. Without stdin the script reads from null, if given
+// (shared and never closed here), or else from a fresh handle on the null device.
+func newPipes(inv *Invocation, null *os.File) (*pipes, error) {
 	p := &pipes{stdinDone: make(chan struct{})}
 	var err error
 	if p.stdoutR, p.childStdout, err = os.Pipe(); err != nil {
@@ -27,9 +30,12 @@ func newPipes(inv *Invocation) (*pipes, error) {
 		p.closeAll()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
-	if inv.Stdin == nil {
+	switch {
+	case inv.Stdin == nil && null != nil:
+		p.childStdin, p.sharedStdin = null, true
+	case inv.Stdin == nil:
 		p.childStdin, err = os.Open(os.DevNull)
-	} else {
+	default:
 		p.childStdin, p.stdinW, err = os.Pipe()
 	}
 	if err != nil {
@@ -40,6 +46,9 @@ func newPipes(inv *Invocation) (*pipes, error) {
 }
 
 func (p *pipes) closeChildEnds() {
+	if p.sharedStdin {
+		p.childStdin = nil
+	}
 	for _, f := range []*os.File{p.childStdin, p.childStdout, p.childStderr} {
 		if f != nil {
 			_ = f.Close()

@@ -8,8 +8,13 @@ import (
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cgihttpd/cgihttpd/executor"
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
@@ -18,6 +23,9 @@ import (
 
 // helloScript is the trivial shell CGI script both benchmarks run.
 const helloScript = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n"
+
+// helloGo is the same program in Go, run in-process or compiled.
+const helloGo = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Print(\"Content-Type: text/plain\\n\\nhello\\n\")\n}\n"
 
 func benchSite(b *testing.B) (root, script string) {
 	b.Helper()
@@ -53,6 +61,47 @@ func BenchmarkNetHTTPCGI(b *testing.B) {
 	benchHandler(b, &cgi.Handler{Path: script, Root: "/cgi-bin/hello.sh", Dir: filepath.Dir(script)}, "/cgi-bin/hello.sh")
 }
 
+// BenchmarkInProcessHello runs helloGo inside the server (no process).
+func BenchmarkInProcessHello(b *testing.B) {
+	root := testutil.WorldDir(b)
+	script := filepath.Join(root, "cgi-bin", "hello.go")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(helloGo), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: "inproc"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHandler(b, srv, "/cgi-bin/hello.go")
+}
+
+// BenchmarkCompiledHello runs helloGo compiled, as a process through the native executor.
+func BenchmarkCompiledHello(b *testing.B) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		b.Skip("needs the go command")
+	}
+	root := testutil.WorldDir(b)
+	build := testutil.WorldDir(b)
+	if err := os.WriteFile(filepath.Join(build, "main.go"), []byte(helloGo), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(goTool, "build", "-o", filepath.Join(root, "cgi-bin", "hello"), "main.go")
+	cmd.Dir = build
+	cmd.Env = append(os.Environ(), "GO111MODULE=off", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHandler(b, srv, "/cgi-bin/hello")
+}
+
 func benchHandler(b *testing.B, h http.Handler, path string) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
@@ -69,14 +118,27 @@ func benchHandler(b *testing.B, h http.Handler, path string) {
 	b.Run("parallel16", func(b *testing.B) {
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 		defer client.CloseIdleConnections()
+		var mu sync.Mutex
+		var latencies []time.Duration
 		b.ReportAllocs()
-		b.SetParallelism(8) // 8 × GOMAXPROCS(2) = 16 concurrent clients here
+		b.SetParallelism(16 / runtime.GOMAXPROCS(0)) // 16 concurrent clients on this machine
 		b.RunParallel(func(pb *testing.PB) {
+			var mine []time.Duration
 			for pb.Next() {
+				start := time.Now()
 				get(b, client, url)
+				mine = append(mine, time.Since(start))
 			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		slices.Sort(latencies)
+		if n := len(latencies); n > 0 {
+			b.ReportMetric(float64(latencies[n/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(latencies[n*99/100].Microseconds())/1000, "p99-ms")
+		}
 	})
 }
 

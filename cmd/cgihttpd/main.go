@@ -45,6 +45,8 @@ type options struct {
 	passEnv   []string
 	env       []string
 	passAuth  bool
+	execMode  string
+	goroutine bool
 	logLevel  string
 	logJSON   bool
 	version   bool
@@ -68,6 +70,9 @@ Flags:
       --pass-env NAME     pass the server's environment variable NAME to scripts; repeatable
       --env NAME=VALUE    set NAME=VALUE in every script's environment; repeatable
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
+      --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
+      --inproc-allow-goroutines
+                          let in-process scripts start goroutines (a panic in one ends the server)
       --log-level LEVEL   trace, debug, info, warn or error (default info)
       --log-json          write logs as JSON lines
       --version           print the version and exit
@@ -108,6 +113,8 @@ func parseArgs(args []string) (*options, error) {
 	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
 	fs.Var(listFlag{&o.env}, "env", "")
 	fs.BoolVar(&o.passAuth, "pass-auth", false, "")
+	fs.StringVar(&o.execMode, "executor", "auto", "")
+	fs.BoolVar(&o.goroutine, "inproc-allow-goroutines", false, "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
@@ -135,6 +142,11 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.grace < 0 {
 		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", o.grace)
+	}
+	switch o.execMode {
+	case "auto", "native", "inproc":
+	default:
+		return nil, fmt.Errorf("invalid --executor %q: want auto, native or inproc", o.execMode)
 	}
 	if hclog.LevelFromString(o.logLevel) == hclog.NoLevel {
 		return nil, fmt.Errorf("invalid --log-level %q: want trace, debug, info, warn or error", o.logLevel)
@@ -196,15 +208,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 2
 	}
+	var inproc executor.Executor
+	if o.execMode != "native" {
+		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine}, logger)
+	}
 	srv, err := server.New(server.Config{
-		Root:     o.directory,
-		CGIDirs:  o.cgiDirs,
-		Executor: exec,
-		Timeout:  o.timeout,
-		PassEnv:  o.passEnv,
-		Env:      o.env,
-		PassAuth: o.passAuth,
-		Version:  versionString(),
+		Root:         o.directory,
+		CGIDirs:      o.cgiDirs,
+		Executor:     exec,
+		InProcess:    inproc,
+		ExecutorMode: o.execMode,
+		Timeout:      o.timeout,
+		PassEnv:      o.passEnv,
+		Env:          o.env,
+		PassAuth:     o.passAuth,
+		Version:      versionString(),
 	}, logger)
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)

@@ -71,6 +71,7 @@ func TestBadCommandLinesExit2WithOneLine(t *testing.T) {
 		{"--timeout", "-1s"},
 		{"--timeout", "soon"},
 		{"--log-level", "loud"},
+		{"--executor", "fastest"},
 		{"--env", "NOEQUALS"},
 		{"--directory", filepath.Join(dir, "missing")},
 		{"--directory", filepath.Join(dir, "file")},
@@ -98,7 +99,7 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Fatalf("--help: exit %d", code)
 	}
 	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--shutdown-grace", "--pass-env", "--env",
-		"--pass-auth", "--log-level", "--log-json", "--version", "[port]"} {
+		"--pass-auth", "--executor", "--inproc-allow-goroutines", "--log-level", "--log-json", "--version", "[port]"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("--help does not explain %s", flag)
 		}
@@ -200,6 +201,16 @@ func TestExampleSite(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "&lt;Ada&gt;") || strings.Contains(string(b), "<Ada>") {
 		t.Errorf("form.sh: %d %q", resp.StatusCode, b)
+	}
+	// The Go guestbook runs in-process.
+	resp, err = client.PostForm(base+"/cgi-bin/guestbook.go", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Thanks, <strong>&lt;Ada&gt;</strong>") {
+		t.Errorf("guestbook.go: %d %q", resp.StatusCode, b)
 	}
 	// Redirect-after-POST: 303 to the thanks page, which the client follows with a GET.
 	resp, err = client.PostForm(base+"/cgi-bin/guestbook-redirect.sh", form)
