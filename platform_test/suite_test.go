@@ -91,6 +91,7 @@ func (f executorFactory) can(c capability) bool {
 
 // suiteEnv is one running server under test.
 type suiteEnv struct {
+	srv    *server.Server
 	url    string
 	addr   string
 	root   string
@@ -156,6 +157,7 @@ func startServer(t *testing.T, f executorFactory, mutate func(*server.Config)) *
 		}
 	})
 	return &suiteEnv{
+		srv:  srv,
 		url:  ts.URL,
 		addr: ts.Listener.Addr().String(),
 		root: root,

@@ -60,23 +60,40 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 	log = log.With("script", t.scriptName)
 	nph := strings.HasPrefix(baseName(t.scriptName), "nph-")
-
+	if s.cfg.RejectFunctionEnv {
+		if name, bad := functionValue(r); bad {
+			log.Warn("header value is a shell function definition", "header", name)
+			refuseBody(w, r, http.StatusBadRequest, "Header value not allowed")
+			return
+		}
+	}
+	// A body that must be spooled is read before a script slot is taken, so that a client
+	// trickling it in holds no slot.
 	stdin, bodyLength, cleanup, err := s.requestBody(w, r, nph)
 	defer cleanup()
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			log.Warn("request body too large", "limit", s.cfg.MaxBodyBytes)
-			writeError(w, http.StatusRequestEntityTooLarge, "Request body too large")
+			refuseBody(w, r, http.StatusRequestEntityTooLarge, "Request body too large")
 		} else {
 			log.Warn("reading request body failed", "error", err)
 			writeError(w, http.StatusBadRequest, "Could not read the request body")
 		}
 		return
 	}
+	release, ok := s.acquireScriptSlot(r.Context())
+	if !ok {
+		log.Warn("no free script slot", "max_scripts", s.cfg.MaxScripts, "waited", s.cfg.QueueTimeout)
+		s.writeOverloaded(w)
+		return
+	}
+	defer release()
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	base, cancelCause := context.WithCancelCause(r.Context())
+	defer cancelCause(nil)
+	ctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
 	defer cancel()
-	stderr := &stderrLogger{logger: log.Named("stderr")}
+	stderr := &stderrLogger{logger: log.Named("stderr"), limit: s.cfg.MaxStderrBytes}
 	inv := &executor.Invocation{
 		Path:    t.file,
 		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
@@ -91,9 +108,15 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		return
 	}
 	cw := newCGIResponseWriter(w, r.Method == http.MethodHead)
+	cw.wd = newWatchdog(cancelCause, min(s.cfg.HeaderTimeout, s.cfg.Timeout), s.cfg.IdleTimeout)
 	inv.Stdout = cw
 	runErr := exec.Run(ctx, inv)
+	cw.wd.stop()
 	stderr.close()
+	timedOut := errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, errHeaderTimeout) || errors.Is(runErr, errIdleTimeout)
+	if timedOut {
+		s.count.timeouts.Add(1)
+	}
 	log = log.With("pid", stderr.pid.Load())
 
 	switch {
@@ -121,8 +144,8 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, status, "The CGI script could not be started")
 	case r.Context().Err() != nil:
 		log.Info("client went away", "error", runErr)
-	case errors.Is(runErr, context.DeadlineExceeded):
-		log.Warn("script timed out before sending its headers", "timeout", s.cfg.Timeout)
+	case timedOut:
+		log.Warn("script timed out before sending its headers", "timeout", s.cfg.Timeout, "header_timeout", s.cfg.HeaderTimeout, "error", runErr)
 		writeError(w, http.StatusGatewayTimeout, "The CGI script did not answer in time")
 	default:
 		reason := cw.finish()

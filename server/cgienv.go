@@ -54,12 +54,18 @@ func (s *Server) buildEnv(cr cgiRequest) []string {
 	}
 
 	localAddr, localPort := splitAddr(localAddrOf(r))
-	remoteAddr, remotePort := splitAddr(r.RemoteAddr)
+	remoteAddr, remotePort, forwardedHTTPS := s.clientAddr(r)
+	if forwardedHTTPS {
+		env["HTTPS"] = "on"
+		env["REQUEST_SCHEME"] = "https"
+	}
 	env["SERVER_ADDR"] = localAddr
 	env["SERVER_PORT"] = localPort
 	env["SERVER_NAME"] = serverName(r.Host, localAddr)
 	env["REMOTE_ADDR"] = remoteAddr
-	env["REMOTE_PORT"] = remotePort
+	if remotePort != "" {
+		env["REMOTE_PORT"] = remotePort
+	}
 
 	if cr.bodyLength >= 0 {
 		env["CONTENT_LENGTH"] = strconv.FormatInt(cr.bodyLength, 10)

@@ -175,6 +175,7 @@ type cgiResponseWriter struct {
 	redirect   string // local Location to re-dispatch
 	wroteBody  int64
 	headerSent bool
+	wd         *watchdog // nil: no header or idle clock
 }
 
 func newCGIResponseWriter(w http.ResponseWriter, head bool) *cgiResponseWriter {
@@ -250,11 +251,17 @@ func (c *cgiResponseWriter) sendHeader() {
 	}
 	c.w.WriteHeader(status)
 	c.headerSent = true
+	if c.wd != nil {
+		c.wd.headerSent()
+	}
 	// The client should see the status as soon as the script decided it, not with the body.
 	_ = c.rc.Flush()
 }
 
 func (c *cgiResponseWriter) writeBody(p []byte) error {
+	if c.wd != nil {
+		c.wd.output()
+	}
 	if c.discard {
 		return nil
 	}

@@ -69,6 +69,7 @@ func (s *Server) logAccess(r *http.Request, l *logResponseWriter, id uint64, sta
 // flooding script costs the log at most maxStderr bytes; the rest is counted and dropped.
 type stderrLogger struct {
 	logger  hclog.Logger
+	limit   int
 	pid     atomic.Int64
 	partial []byte
 	logged  int
@@ -83,7 +84,7 @@ const (
 func (e *stderrLogger) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		if e.logged >= maxStderr {
+		if e.logged >= e.limit {
 			e.dropped += int64(len(p))
 			return n, nil
 		}
@@ -114,7 +115,7 @@ func (e *stderrLogger) emit(line []byte) {
 
 // close logs a last unterminated line and what was dropped.
 func (e *stderrLogger) close() {
-	if len(e.partial) > 0 && e.logged < maxStderr {
+	if len(e.partial) > 0 && e.logged < e.limit {
 		e.emit(e.partial)
 	}
 	if e.dropped > 0 {

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,8 +51,22 @@ type Config struct {
 	Env []string
 	// PassAuth exports the Authorization header as HTTP_AUTHORIZATION.
 	PassAuth bool
-	// MaxBodyBytes bounds a request body sent to a script; 0 means 64 MiB.
+	// MaxBodyBytes bounds a request body sent to a script; 0 means 64 MiB. Larger: 413.
 	MaxBodyBytes int64
+	// MaxScripts bounds the scripts running at once; 0 means 8 per CPU. A request that finds
+	// none free waits up to QueueTimeout (0 means 5s), then gets 503 with Retry-After.
+	MaxScripts   int
+	QueueTimeout time.Duration
+	// HeaderTimeout bounds the time to a script's complete header block (504 after it);
+	// 0 means 30s. IdleTimeout, if set, cuts a response whose body output stalls that long.
+	HeaderTimeout time.Duration
+	IdleTimeout   time.Duration
+	// RejectFunctionEnv answers 400 to a request whose header value starts with "() {".
+	RejectFunctionEnv bool
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+	// MaxStderrBytes bounds how much of a script's stderr is logged; 0 means 64 KiB.
+	MaxStderrBytes int
 	// Version is reported as SERVER_SOFTWARE=cgihttpd/<Version>; "" means "dev".
 	Version string
 }
@@ -76,6 +92,8 @@ type Server struct {
 	logger   hclog.Logger
 	access   hclog.Logger
 	reqID    atomic.Uint64
+	slots    chan struct{} // one token per running script
+	count    counters
 }
 
 // New checks cfg and returns a Server. A nil logger discards logs.
@@ -94,6 +112,18 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBody
+	}
+	if cfg.MaxScripts <= 0 {
+		cfg.MaxScripts = 8 * runtime.NumCPU()
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = defaultQueueTimeout
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = defaultHeaderTimeout
+	}
+	if cfg.MaxStderrBytes <= 0 {
+		cfg.MaxStderrBytes = maxStderr
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
@@ -120,6 +150,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		logger:   logger.Named("server"),
 		access:   logger.Named("access"),
 		extraEnv: make(map[string]string),
+		slots:    make(chan struct{}, cfg.MaxScripts),
 	}
 	for _, d := range cfg.CGIDirs {
 		clean, err := collapsePath(d)
@@ -211,6 +242,7 @@ func (s *Server) Root() string { return s.root }
 // ServeHTTP serves a static file or runs a CGI script, and logs the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := s.reqID.Add(1)
+	s.count.requests.Add(1)
 	lw := &logResponseWriter{ResponseWriter: w}
 	start := time.Now()
 	defer func() {

@@ -32,6 +32,20 @@ var version = ""
 // grace and then some.
 const killWait = 5 * time.Second
 
+// limitOptions are the flags that bound what scripts and clients may take.
+type limitOptions struct {
+	maxScripts     int
+	queueTimeout   time.Duration
+	maxBody        int64
+	headerTimeout  time.Duration
+	idleTimeout    time.Duration
+	killGrace      time.Duration
+	maxStderr      int
+	rejectFunction bool
+	trustedProxies []string
+	statusAddr     string
+}
+
 // options is the parsed command line.
 type options struct {
 	port      int
@@ -47,6 +61,7 @@ type options struct {
 	passAuth  bool
 	execMode  string
 	goroutine bool
+	limits    limitOptions
 	logLevel  string
 	logJSON   bool
 	version   bool
@@ -73,6 +88,23 @@ Flags:
       --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
       --inproc-allow-goroutines
                           let in-process scripts start goroutines (a panic in one ends the server)
+      --max-scripts N     scripts running at once; more wait, then get 503 (default 8 per CPU)
+      --queue-timeout DURATION
+                          how long a request waits for a free script slot (default 5s)
+      --max-body BYTES    largest request body sent to a script; larger gets 413 (default 67108864)
+      --header-timeout DURATION
+                          time for a script to send its header block; then 504 (default 30s)
+      --idle-timeout DURATION
+                          cut a response whose script sends nothing for this long (default off)
+      --kill-grace DURATION
+                          between SIGTERM and SIGKILL for a stopped script (default 2s)
+      --max-stderr BYTES  how much of a script's stderr is logged per request (default 65536)
+      --reject-function-env
+                          answer 400 to a header value starting "() {" (Shellshock)
+      --trusted-proxy CIDR
+                          believe X-Forwarded-For/-Proto from these peers; repeatable
+      --status-addr ADDRESS
+                          serve /healthz and counters as JSON on this separate address (default off)
       --log-level LEVEL   trace, debug, info, warn or error (default info)
       --log-json          write logs as JSON lines
       --version           print the version and exit
@@ -115,6 +147,16 @@ func parseArgs(args []string) (*options, error) {
 	fs.BoolVar(&o.passAuth, "pass-auth", false, "")
 	fs.StringVar(&o.execMode, "executor", "auto", "")
 	fs.BoolVar(&o.goroutine, "inproc-allow-goroutines", false, "")
+	fs.IntVar(&o.limits.maxScripts, "max-scripts", 0, "")
+	fs.DurationVar(&o.limits.queueTimeout, "queue-timeout", 5*time.Second, "")
+	fs.Int64Var(&o.limits.maxBody, "max-body", 64<<20, "")
+	fs.DurationVar(&o.limits.headerTimeout, "header-timeout", 30*time.Second, "")
+	fs.DurationVar(&o.limits.idleTimeout, "idle-timeout", 0, "")
+	fs.DurationVar(&o.limits.killGrace, "kill-grace", 2*time.Second, "")
+	fs.IntVar(&o.limits.maxStderr, "max-stderr", 64<<10, "")
+	fs.BoolVar(&o.limits.rejectFunction, "reject-function-env", false, "")
+	fs.Var(listFlag{&o.limits.trustedProxies}, "trusted-proxy", "")
+	fs.StringVar(&o.limits.statusAddr, "status-addr", "", "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
@@ -142,6 +184,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.grace < 0 {
 		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", o.grace)
+	}
+	if err := o.limits.check(); err != nil {
+		return nil, err
 	}
 	switch o.execMode {
 	case "auto", "native", "inproc":
@@ -200,7 +245,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot}, logger)
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
 	}
@@ -223,6 +268,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Env:          o.env,
 		PassAuth:     o.passAuth,
 		Version:      versionString(),
+
+		MaxScripts:        o.limits.maxScripts,
+		QueueTimeout:      o.limits.queueTimeout,
+		MaxBodyBytes:      o.limits.maxBody,
+		HeaderTimeout:     o.limits.headerTimeout,
+		IdleTimeout:       o.limits.idleTimeout,
+		MaxStderrBytes:    o.limits.maxStderr,
+		RejectFunctionEnv: o.limits.rejectFunction,
+		TrustedProxies:    o.limits.prefixes(),
 	}, logger)
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
@@ -232,6 +286,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
+	}
+	if o.limits.statusAddr != "" {
+		stop, err := serveStatus(o.limits.statusAddr, srv, logger)
+		if err != nil {
+			_ = ln.Close()
+			_, _ = fmt.Fprintf(stderr, "cgihttpd: status listener: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	return serve(ln, srv, o.grace, logger, stdout)
 }

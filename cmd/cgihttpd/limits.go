@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/cgihttpd/cgihttpd/server"
+)
+
+// check rejects limits that make no sense.
+func (l *limitOptions) check() error {
+	switch {
+	case l.maxScripts < 0:
+		return fmt.Errorf("invalid --max-scripts %d: must not be negative", l.maxScripts)
+	case l.queueTimeout <= 0:
+		return fmt.Errorf("invalid --queue-timeout %s: must be positive", l.queueTimeout)
+	case l.maxBody <= 0:
+		return fmt.Errorf("invalid --max-body %d: must be positive", l.maxBody)
+	case l.headerTimeout <= 0:
+		return fmt.Errorf("invalid --header-timeout %s: must be positive", l.headerTimeout)
+	case l.idleTimeout < 0:
+		return fmt.Errorf("invalid --idle-timeout %s: must not be negative", l.idleTimeout)
+	case l.killGrace <= 0:
+		return fmt.Errorf("invalid --kill-grace %s: must be positive", l.killGrace)
+	case l.maxStderr <= 0:
+		return fmt.Errorf("invalid --max-stderr %d: must be positive", l.maxStderr)
+	}
+	for _, p := range l.trustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			return fmt.Errorf("invalid --trusted-proxy %q: want an address or CIDR", p)
+		}
+	}
+	return nil
+}
+
+// parsePrefix accepts "10.0.0.0/8" or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("parse %q: %w", s, err)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func (l *limitOptions) prefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range l.trustedProxies {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// serveStatus serves /healthz with the server's counters on its own listener, away from the
+// document root's URL space. stop closes it.
+func serveStatus(addr string, srv *server.Server, logger hclog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			Status string `json:"status"`
+			server.Stats
+		}{"ok", srv.Stats()})
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("status listener stopped", "error", err)
+		}
+	}()
+	logger.Info("status listener", "url", "http://"+ln.Addr().String()+"/healthz")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, nil
+}
