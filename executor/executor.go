@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,6 +68,37 @@ type Config struct {
 	// OutputGrace is how long output may still arrive after the script exited (from children
 	// that inherited its stdout) before they are killed; 0 means 500ms.
 	OutputGrace time.Duration
+	// Limits are resource limits for every script; the zero value sets none.
+	Limits Limits
+	// ShimPath is the program that applies Limits and then executes the script (this very
+	// binary, re-run; see RunShimIfRequested); "" means os.Executable.
+	ShimPath string
+}
+
+// Limits are per-script resource limits (Unix rlimits); a zero field sets no limit.
+type Limits struct {
+	CPUSeconds uint64 // RLIMIT_CPU: SIGXCPU at this many seconds of CPU, SIGKILL a second later
+	OpenFiles  uint64 // RLIMIT_NOFILE
+	Processes  uint64 // RLIMIT_NPROC: counts every process of the script user, not just this tree
+	FileSize   uint64 // RLIMIT_FSIZE, in bytes
+}
+
+// IsZero reports whether l sets no limit.
+func (l Limits) IsZero() bool { return l == Limits{} }
+
+// shimArg is argv[1] of this binary re-run as the limit shim.
+const shimArg = "__cgihttpd-rlimit-shim"
+
+// RunShimIfRequested must be called first in main, and in TestMain of tests whose binary is
+// used as ShimPath. When this process was started as the limit shim, it lowers its limits
+// and replaces itself with the script, never returning; otherwise it returns at once.
+//
+// A shim is needed because a limit cannot be set on another user's process without
+// CAP_SYS_RESOURCE, while a process may always lower its own limits before exec.
+func RunShimIfRequested() {
+	if len(os.Args) > 1 && os.Args[1] == shimArg {
+		os.Exit(runShim(os.Args[2:]))
+	}
 }
 
 func (c Config) withDefaults() Config {

@@ -19,6 +19,7 @@ import (
 
 type unixExecutor struct {
 	cfg    Config
+	shim   string              // the limit shim; "" when there are no limits
 	cred   *syscall.Credential // nil when the server is not root: scripts keep its identity
 	logger hclog.Logger
 }
@@ -30,6 +31,13 @@ var (
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	e := &unixExecutor{cfg: cfg, logger: logger}
+	if !cfg.Limits.IsZero() {
+		shim, err := resolveShim(cfg.ShimPath)
+		if err != nil {
+			return nil, err
+		}
+		e.shim = shim
+	}
 	if os.Geteuid() != 0 {
 		logger.Debug("not root: scripts run as the server's own user", "uid", os.Geteuid())
 		return e, nil
@@ -89,8 +97,11 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	}
 	defer p.closeAll()
 
-	argv := append([]string{inv.Path}, inv.Args...)
-	proc, err := os.StartProcess(inv.Path, argv, &os.ProcAttr{
+	program, argv := inv.Path, append([]string{inv.Path}, inv.Args...)
+	if e.shim != "" {
+		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, inv.Path, inv.Args)
+	}
+	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
 		Files: []*os.File{p.childStdin, p.childStdout, p.childStderr},

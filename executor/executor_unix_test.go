@@ -29,6 +29,7 @@ const childModeVar = "EXECUTOR_TEST_CHILD"
 var child string
 
 func TestMain(m *testing.M) {
+	executor.RunShimIfRequested()
 	if mode := os.Getenv(childModeVar); mode != "" {
 		os.Exit(childMain(mode))
 	}
@@ -90,6 +91,20 @@ func childMain(mode string) int {
 		if mode == "grandchild" {
 			time.Sleep(time.Minute)
 		}
+	case "spin":
+		for {
+		}
+	case "openfiles":
+		opened := 0
+		for i := 0; i < 64; i++ {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				break
+			}
+			defer f.Close()
+			opened++
+		}
+		fmt.Println(opened)
 	case "flood":
 		chunk := bytes.Repeat([]byte("x"), 64<<10)
 		for {
@@ -361,4 +376,37 @@ func readLine(r io.Reader) (string, error) {
 		}
 		line = append(line, b[0])
 	}
+}
+
+func TestLimitsThroughShim(t *testing.T) {
+	testutil.CheckLeaks(t)
+	e, err := executor.NewNative(executor.Config{
+		Limits:   executor.Limits{CPUSeconds: 1, OpenFiles: 16},
+		ShimPath: child,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("cpu", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := e.Run(ctx, invocation("spin", io.Discard, nil))
+		var ee *executor.ExitError
+		if !errors.As(err, &ee) || ee.Signal == "" {
+			t.Fatalf("err = %v, want death by SIGXCPU or SIGKILL", err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the CPU limit never fired; the deadline did")
+		}
+	})
+	t.Run("open files", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := e.Run(context.Background(), invocation("openfiles", &out, nil)); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+		if n == 0 || n >= 16 {
+			t.Errorf("opened %d files under a limit of 16", n)
+		}
+	})
 }

@@ -44,6 +44,7 @@ type limitOptions struct {
 	rejectFunction bool
 	trustedProxies []string
 	statusAddr     string
+	rlimits        executor.Limits
 }
 
 // options is the parsed command line.
@@ -105,6 +106,8 @@ Flags:
                           believe X-Forwarded-For/-Proto from these peers; repeatable
       --status-addr ADDRESS
                           serve /healthz and counters as JSON on this separate address (default off)
+      --limit-cpu SECONDS, --limit-nofile N, --limit-nproc N, --limit-fsize BYTES
+                          Unix resource limits for every script (default none)
       --log-level LEVEL   trace, debug, info, warn or error (default info)
       --log-json          write logs as JSON lines
       --version           print the version and exit
@@ -157,6 +160,10 @@ func parseArgs(args []string) (*options, error) {
 	fs.BoolVar(&o.limits.rejectFunction, "reject-function-env", false, "")
 	fs.Var(listFlag{&o.limits.trustedProxies}, "trusted-proxy", "")
 	fs.StringVar(&o.limits.statusAddr, "status-addr", "", "")
+	fs.Uint64Var(&o.limits.rlimits.CPUSeconds, "limit-cpu", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.OpenFiles, "limit-nofile", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.Processes, "limit-nproc", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.FileSize, "limit-fsize", 0, "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
@@ -215,6 +222,7 @@ func versionString() string {
 }
 
 func main() {
+	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -245,7 +253,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace}, logger)
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
 	}
