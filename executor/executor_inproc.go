@@ -267,7 +267,12 @@ type exitCode int
 type instance struct {
 	interp *interp.Interpreter
 	slot   *runSlot
+	runs   int
 }
+
+// maxRuns retires an interpreter after this many requests: each run adds its call's source
+// to the interpreter's file set, which only grows.
+const maxRuns = 10000
 
 // runSlot is what the script's os.Stdin/Stdout/Stderr, environment and time.Sleep refer to
 // during one run. Only the goroutine that runs the script reads it, and only between runs is
@@ -439,7 +444,8 @@ func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}
 	reusable, err := e.runInstance(ctx, inst, inv)
-	if reusable && !p.script.hasGlobals {
+	inst.runs++
+	if reusable && !p.script.hasGlobals && inst.runs < maxRuns {
 		p.idle <- inst // never blocks: idle has room for every interpreter
 	} else {
 		<-p.slots

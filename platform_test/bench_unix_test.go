@@ -3,7 +3,9 @@
 package platform_test
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -102,31 +104,34 @@ func BenchmarkCompiledHello(b *testing.B) {
 	benchHandler(b, srv, "/cgi-bin/hello")
 }
 
+// benchHandler measures h serving path through a real HTTP server on loopback. The client
+// is a lean keep-alive loop (one connection per concurrent client, a fixed request): the
+// server's cost is what is measured, not net/http's client machinery.
 func benchHandler(b *testing.B, h http.Handler, path string) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
-	url := ts.URL + path
+	addr := ts.Listener.Addr().String()
 	b.Run("serial", func(b *testing.B) {
-		client := &http.Client{Transport: &http.Transport{}}
-		defer client.CloseIdleConnections()
+		c := dialBench(b, addr, path)
+		defer c.close()
 		b.ReportAllocs()
 		for b.Loop() {
-			get(b, client, url)
+			c.do(b)
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	})
 	b.Run("parallel16", func(b *testing.B) {
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-		defer client.CloseIdleConnections()
 		var mu sync.Mutex
 		var latencies []time.Duration
 		b.ReportAllocs()
 		b.SetParallelism(16 / runtime.GOMAXPROCS(0)) // 16 concurrent clients on this machine
 		b.RunParallel(func(pb *testing.PB) {
+			c := dialBench(b, addr, path)
+			defer c.close()
 			var mine []time.Duration
 			for pb.Next() {
 				start := time.Now()
-				get(b, client, url)
+				c.do(b)
 				mine = append(mine, time.Since(start))
 			}
 			mu.Lock()
@@ -142,11 +147,28 @@ func benchHandler(b *testing.B, h http.Handler, path string) {
 	})
 }
 
-func get(b *testing.B, client *http.Client, url string) {
-	resp, err := client.Get(url)
+// benchConn is one kept-alive client connection sending the same GET again and again.
+type benchConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	req  []byte
+}
+
+func dialBench(b *testing.B, addr, path string) *benchConn {
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Error(err)
-		return
+		b.Fatal(err)
+	}
+	return &benchConn{conn: conn, br: bufio.NewReader(conn), req: []byte("GET " + path + " HTTP/1.1\r\nHost: bench\r\n\r\n")}
+}
+
+func (c *benchConn) do(b *testing.B) {
+	if _, err := c.conn.Write(c.req); err != nil {
+		b.Fatal(err)
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		b.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
@@ -154,3 +176,5 @@ func get(b *testing.B, client *http.Client, url string) {
 		b.Errorf("status %d", resp.StatusCode)
 	}
 }
+
+func (c *benchConn) close() { _ = c.conn.Close() }

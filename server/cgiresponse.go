@@ -217,11 +217,14 @@ func (c *cgiResponseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	c.sendHeader()
-	if len(rest) > 0 {
-		if err := c.writeBody(rest); err != nil {
+	if len(rest) > 0 && !c.discard {
+		if err := c.writeBody(rest); err != nil { // its flush sends the header too
 			return 0, err
 		}
+		return len(p), nil
 	}
+	// The client should see the status as soon as the script decided it, not with the body.
+	_ = c.rc.Flush()
 	return len(p), nil
 }
 
@@ -254,8 +257,6 @@ func (c *cgiResponseWriter) sendHeader() {
 	if c.wd != nil {
 		c.wd.headerSent()
 	}
-	// The client should see the status as soon as the script decided it, not with the body.
-	_ = c.rc.Flush()
 }
 
 func (c *cgiResponseWriter) writeBody(p []byte) error {
