@@ -416,3 +416,56 @@ func TestBuildEnvHTTPS(t *testing.T) {
 	wantVar(t, e, "HTTPS", "on")
 	wantVar(t, e, "REQUEST_SCHEME", "https")
 }
+
+// FuzzBuildEnv: whatever headers, Host, path info and query a request brings, the environment
+// has well-formed names, each once, never HTTP_PROXY, HTTP_AUTHORIZATION or REMOTE_USER, and
+// SERVER_NAME is a plain host name or address.
+func FuzzBuildEnv(f *testing.F) {
+	f.Add("X-Foo", "bar", "example.com:80", "/extra", "a=1")
+	f.Add("X_Foo", "spoof", "[::1]:8080", "", "")
+	f.Add("Proxy", "http://evil", "bad host!", "/a?b", "%41")
+	f.Add("Authorization", "Basic eDp5", "", "/", "x")
+	f.Add("Cookie", "a=1", "[fe80::1%25eth0]:80", "/é", "q=é")
+	f.Add("Content-Type", "() { :; }; echo", "EXAMPLE.com.", "/../x", "a=b&c")
+	s := newFuzzEnvServer(f)
+	f.Fuzz(func(t *testing.T, name, value, host, pathInfo, query string) {
+		r := envRequest("GET", "/cgi-bin/x.sh")
+		r.Host = host
+		r.URL.RawQuery = query
+		r.Header[name] = []string{value, value}
+		target := defaultTarget
+		target.pathInfo = pathInfo
+		seen := make(map[string]bool)
+		for _, kv := range s.buildEnv(cgiRequest{r: r, root: s.root, target: target, bodyLength: -1}) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" || seen[k] {
+				t.Fatalf("bad or repeated entry %q", kv)
+			}
+			seen[k] = true
+			for _, c := range k {
+				if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+					t.Fatalf("variable name %q", k)
+				}
+			}
+			switch k {
+			case "HTTP_PROXY", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "REMOTE_USER", "AUTH_TYPE":
+				t.Fatalf("%s exported", k)
+			case "SERVER_NAME":
+				if strings.ContainsAny(v, " /%[]\\") {
+					t.Fatalf("SERVER_NAME %q from Host %q", v, host)
+				}
+			}
+		}
+		if !seen["SERVER_NAME"] || !seen["QUERY_STRING"] {
+			t.Fatal("SERVER_NAME or QUERY_STRING missing")
+		}
+	})
+}
+
+func newFuzzEnvServer(f *testing.F) *Server {
+	s, err := New(Config{Root: f.TempDir(), Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
+}
