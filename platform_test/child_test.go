@@ -67,6 +67,35 @@ var childModes = map[string]func() int{
 		return say("Content-Type: text/plain\n\nflooded\n")
 	},
 	"grandchild": childGrandchild,
+	"gigabyte": func() int {
+		say("Content-Type: application/octet-stream\n\n")
+		chunk := bytes.Repeat([]byte("g"), 1<<20)
+		for i := 0; i < 1024; i++ {
+			if _, err := os.Stdout.Write(chunk); err != nil {
+				return 1
+			}
+		}
+		return 0
+	},
+	"stderr100m": func() int {
+		line := append(bytes.Repeat([]byte("s"), 1023), '\n')
+		for i := 0; i < 100<<10; i++ {
+			if _, err := os.Stderr.Write(line); err != nil {
+				return 1
+			}
+		}
+		return say("Content-Type: text/plain\n\nsurvived\n")
+	},
+	"ignorebody": func() int { return say("Content-Type: text/plain\n\nnot reading\n") },
+	"stream": func() int {
+		say(fmt.Sprintf("Content-Type: text/plain\nX-Pid: %d\n\n", os.Getpid()))
+		for {
+			if _, err := os.Stdout.Write([]byte("tick\n")); err != nil {
+				return 1
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	},
 	"background": childBackground,
 	"nph-raw": func() int {
 		return say("HTTP/1.1 299 Custom Raw\r\nContent-Type: text/plain\r\nX-Nph: raw\r\nContent-Length: 9\r\nConnection: close\r\n\r\nraw body\n")
