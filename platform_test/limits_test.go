@@ -211,3 +211,39 @@ func TestStatsCount(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 requests, 1 timeout, nothing running", got)
 	}
 }
+
+// TestSlowClientsHoldNoScriptSlot: clients that trickle their request headers, or a chunked
+// body, hold no script slot, so a normal request still runs with one slot.
+func TestSlowClientsHoldNoScriptSlot(t *testing.T) {
+	testutil.CheckLeaks(t)
+	f := firstFactory()
+	env := startServer(t, f, func(c *server.Config) {
+		c.MaxScripts = 1
+		c.QueueTimeout = 200 * time.Millisecond
+	})
+	var slow []net.Conn
+	defer func() {
+		for _, c := range slow {
+			_ = c.Close()
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		for _, start := range []string{
+			"GET /cgi-bin/status" + f.ext + " HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+			"POST /cgi-bin/echo" + f.ext + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+		} {
+			c, err := net.Dial("tcp", env.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow = append(slow, c)
+			if _, err := io.WriteString(c, start); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the server read what they sent
+	if resp, body := getPath(t, env, "/cgi-bin/status"+f.ext); resp.StatusCode != 418 {
+		t.Errorf("with slow clients connected: %d %q", resp.StatusCode, body)
+	}
+}
