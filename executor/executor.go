@@ -5,7 +5,9 @@
 //
 // NewNative returns the platform's process executor. On Unix it forks and execs the script in its
 // own process group, as an unprivileged user when the server runs as root, and kills the whole
-// group when the context ends or the script exits leaving children behind.
+// group when the context ends or the script exits leaving children behind. On Windows it starts
+// the script (through the interpreter that its extension or "#!" line calls for) suspended in a
+// Job Object of its own, and terminates the job for the same reasons.
 package executor
 
 import (
@@ -73,18 +75,31 @@ type Config struct {
 	// ShimPath is the program that applies Limits and then executes the script (this very
 	// binary, re-run; see RunShimIfRequested); "" means os.Executable.
 	ShimPath string
+	// Interpreters maps a file extension (".py") to the command line that runs such files
+	// ("python3 -u", or with a quoted path: `"C:\Program Files\Python\python.exe"`); the
+	// script's path follows it, and such a file needs no execute permission. A bare command
+	// is looked up on the server's PATH. On Windows it comes before the "#!" line and the
+	// built-in interpreters; .exe, .com, .bat and .cmd files cannot be mapped there.
+	Interpreters map[string]string
 }
 
-// Limits are per-script resource limits (Unix rlimits); a zero field sets no limit.
+// Limits are per-script resource limits (Unix rlimits); a zero field sets no limit. On Windows
+// CPUSeconds, Processes and MemoryBytes limit the script's job as a whole, and the others are
+// refused.
 type Limits struct {
 	CPUSeconds uint64 // RLIMIT_CPU: SIGXCPU at this many seconds of CPU, SIGKILL a second later
 	OpenFiles  uint64 // RLIMIT_NOFILE
 	Processes  uint64 // RLIMIT_NPROC: counts every process of the script user, not just this tree
 	FileSize   uint64 // RLIMIT_FSIZE, in bytes
+	// MemoryBytes is enforced through a cgroup v2 memory.max where the memory controller can
+	// be used (Linux, root); elsewhere NewNative warns and runs scripts without it.
+	MemoryBytes uint64
 }
 
-// IsZero reports whether l sets no limit.
-func (l Limits) IsZero() bool { return l == Limits{} }
+// needsShim reports whether l sets an rlimit, which the shim applies.
+func (l Limits) needsShim() bool {
+	return l.CPUSeconds != 0 || l.OpenFiles != 0 || l.Processes != 0 || l.FileSize != 0
+}
 
 // shimArg is argv[1] of this binary re-run as the limit shim.
 const shimArg = "__cgihttpd-rlimit-shim"

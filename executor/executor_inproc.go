@@ -500,13 +500,7 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 		}
 	}
 
-	var writeErr error
-	var writeOnce sync.Once
-	onWriteErr := func(err error) {
-		writeOnce.Do(func() { writeErr = err })
-		stop(fmt.Errorf("write output: %w", err))
-	}
-	outputDone := p.startCopies(inv, onWriteErr)
+	outputDone, writeErr := p.copyStopping(inv, stop)
 
 	// EvalWithContext stops a runaway script at the deadline; ExecuteWithContext would too,
 	// but in yaegi v0.16.1 it then races with its own goroutine on its results.
@@ -522,8 +516,8 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 
 	var panicked interp.Panic
 	switch {
-	case writeErr != nil:
-		return false, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr)
+	case writeErr() != nil:
+		return false, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr())
 	case cancelled && ctx.Err() != nil:
 		return false, fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	case runErr == nil:

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,10 +17,12 @@ import (
 )
 
 type unixExecutor struct {
-	cfg    Config
-	shim   string              // the limit shim; "" when there are no limits
-	cred   *syscall.Credential // nil when the server is not root: scripts keep its identity
-	logger hclog.Logger
+	cfg     Config
+	interps interpreterMap      // Config.Interpreters, checked
+	shim    string              // the limit shim; "" when there are no limits
+	groups  *cgroups            // nil where cgroup v2 cannot be used
+	cred    *syscall.Credential // nil when the server is not root: scripts keep its identity
+	logger  hclog.Logger
 }
 
 var (
@@ -30,13 +31,24 @@ var (
 )
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
-	e := &unixExecutor{cfg: cfg, logger: logger}
-	if !cfg.Limits.IsZero() {
+	interps, err := parseInterpreters(cfg.Interpreters)
+	if err != nil {
+		return nil, err
+	}
+	e := &unixExecutor{cfg: cfg, interps: interps, logger: logger}
+	if cfg.Limits.needsShim() {
 		shim, err := resolveShim(cfg.ShimPath)
 		if err != nil {
 			return nil, err
 		}
 		e.shim = shim
+	}
+	e.groups = newCgroups(cfg.Limits.MemoryBytes, logger)
+	if e.groups == nil {
+		logger.Info("no cgroup v2 here: children of a script that call setsid can outlive it")
+	}
+	if cfg.Limits.MemoryBytes > 0 && !e.groups.memoryLimited() {
+		logger.Warn("cannot limit script memory here: that needs cgroup v2 with the memory controller, as root; scripts run without a memory limit")
 	}
 	if os.Geteuid() != 0 {
 		logger.Debug("not root: scripts run as the server's own user", "uid", os.Geteuid())
@@ -73,8 +85,15 @@ func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) 
 
 func (e *unixExecutor) Name() string { return "unix" }
 
-// CanRun requires some execute permission bit; the kernel has the final word at exec time.
+// CanRun requires some execute permission bit, or an interpreter mapped to the file's
+// extension that can be found; the kernel has the final word at exec time.
 func (e *unixExecutor) CanRun(path string, info fs.FileInfo) error {
+	if e.interps.lookup(path) != nil {
+		if _, _, err := e.interps.command(path, nil); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotRunnable, err)
+		}
+		return nil
+	}
 	if info.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("%w: %s has no execute permission", ErrNotRunnable, path)
 	}
@@ -97,15 +116,22 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	}
 	defer p.closeAll()
 
-	program, argv := inv.Path, append([]string{inv.Path}, inv.Args...)
-	if e.shim != "" {
-		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, inv.Path, inv.Args)
+	program, argv, err := e.interps.command(inv.Path, inv.Args)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
+	if e.shim != "" {
+		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, program, argv[1:])
+	}
+	group := e.groups.start()
+	defer group.end() // after the group kill below: it also reaches setsid escapees
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: e.cred}
+	group.apply(sys)
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
 		Files: []*os.File{p.childStdin, p.childStdout, p.childStderr},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: e.cred},
+		Sys:   sys,
 	})
 	p.closeChildEnds()
 	if err != nil {
@@ -116,52 +142,15 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		inv.Started(pid)
 	}
 
-	var writeErr error
-	var writeOnce sync.Once
-	onWriteErr := func(err error) {
-		writeOnce.Do(func() { writeErr = err })
-		stop(fmt.Errorf("write output: %w", err))
-	}
-	outputDone := p.startCopies(inv, onWriteErr)
-
-	waited := make(chan *os.ProcessState, 1)
-	go func() {
-		state, err := proc.Wait()
-		if err != nil {
-			e.logger.Error("wait failed", "pid", pid, "error", err)
-		}
-		waited <- state
-	}()
-
-	var state *os.ProcessState
-	select {
-	case state = <-waited:
-	case <-runCtx.Done():
-		state = e.terminate(pid, waited)
-	}
-
-	// The leader is gone. Children that inherited its stdout may still be writing: give them
-	// OutputGrace, then kill the rest of the group and stop reading.
-	grace := time.NewTimer(e.cfg.OutputGrace)
-	select {
-	case <-outputDone:
-	case <-grace.C:
-		e.logger.Debug("output still open after exit; killing the group", "pid", pid)
-	case <-runCtx.Done():
-	}
-	grace.Stop()
-	// The group may still hold the leader's pid as its id even after the leader is reaped,
-	// and Linux does not reuse a pid that is still in use as a group id.
-	_ = unix.Kill(-pid, unix.SIGKILL)
-	p.closeParentOutputs()
-	<-outputDone
-	p.finishStdin(inv, e.cfg.OutputGrace)
-
-	switch {
-	case writeErr != nil:
-		return fmt.Errorf("run %s: write output: %w", inv.Path, writeErr)
-	case ctx.Err() != nil:
-		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
+	state, err := supervise(ctx, runCtx, stop, inv, p, proc, processTree{
+		pid:       pid,
+		terminate: func(waited <-chan *os.ProcessState) *os.ProcessState { return e.terminate(pid, waited) },
+		// The group may still hold the leader's pid as its id even after the leader is
+		// reaped, and Linux does not reuse a pid that is still in use as a group id.
+		killRest: func() { _ = unix.Kill(-pid, unix.SIGKILL) },
+	}, e.cfg.OutputGrace, e.logger)
+	if err != nil {
+		return err
 	}
 	return exitError(state)
 }

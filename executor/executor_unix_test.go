@@ -23,31 +23,6 @@ import (
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
-const childModeVar = "EXECUTOR_TEST_CHILD"
-
-// child is the test binary copied where an unprivileged user may run it.
-var child string
-
-func TestMain(m *testing.M) {
-	executor.RunShimIfRequested()
-	if mode := os.Getenv(childModeVar); mode != "" {
-		os.Exit(childMain(mode))
-	}
-	dir, err := testutil.MkdirWorld()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	child = filepath.Join(dir, "child")
-	if err := testutil.CopySelf(child); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 // ids is what the "ids" child reports about itself.
 type ids struct {
 	UID, GID, EUID, EGID int
@@ -91,6 +66,16 @@ func childMain(mode string) int {
 		if mode == "grandchild" {
 			time.Sleep(time.Minute)
 		}
+	case "setsid":
+		// A grandchild that leaves the process group, as a daemonizing script would.
+		gc := exec.Command(os.Args[0])
+		gc.Env = []string{childModeVar + "=sleep", "GORACE=atexit_sleep_ms=0"}
+		gc.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(gc.Process.Pid)
 	case "spin":
 		for {
 		}
@@ -139,32 +124,6 @@ func invocation(mode string, stdout, stderr io.Writer) *executor.Invocation {
 	}
 }
 
-func TestRunCopiesStdinToStdout(t *testing.T) {
-	testutil.CheckLeaks(t)
-	var out bytes.Buffer
-	inv := invocation("echo", &out, nil)
-	inv.Stdin = strings.NewReader("hello through a pipe")
-	if err := newExecutor(t).Run(context.Background(), inv); err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != "hello through a pipe" {
-		t.Errorf("stdout = %q", out.String())
-	}
-}
-
-func TestRunReportsExitStatusAndStderr(t *testing.T) {
-	testutil.CheckLeaks(t)
-	var stderr bytes.Buffer
-	err := newExecutor(t).Run(context.Background(), invocation("exit3", io.Discard, &stderr))
-	var ee *executor.ExitError
-	if !errors.As(err, &ee) || ee.Code != 3 {
-		t.Fatalf("err = %v, want exit status 3", err)
-	}
-	if !strings.Contains(stderr.String(), "failing on purpose") {
-		t.Errorf("stderr = %q", stderr.String())
-	}
-}
-
 func TestRunEnvironmentIsExactlyInvocations(t *testing.T) {
 	testutil.CheckLeaks(t)
 	t.Setenv("CGIHTTPD_SECRET_OF_THE_SERVER", "leaked")
@@ -183,28 +142,12 @@ func TestRunEnvironmentIsExactlyInvocations(t *testing.T) {
 	}
 }
 
-func TestRunStartErrors(t *testing.T) {
-	testutil.CheckLeaks(t)
-	dir := testutil.WorldDir(t)
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	cases := map[string]string{
+// unstartable makes the scripts that TestRunStartErrors must not start, by name.
+func unstartable(dir string, write func(name, body string) string) map[string]string {
+	return map[string]string{
 		"exec format error": write("garbage", "\x00\x01\x02 not a program\n"),
 		"bad interpreter":   write("badshebang", "#!/nonexistent/interpreter\n"),
 		"missing":           filepath.Join(dir, "missing"),
-	}
-	for name, path := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := newExecutor(t).Run(context.Background(), &executor.Invocation{Path: path, Dir: dir, Stdout: io.Discard})
-			if !errors.Is(err, executor.ErrStart) {
-				t.Fatalf("err = %v, want ErrStart", err)
-			}
-		})
 	}
 }
 
@@ -250,50 +193,6 @@ func TestRunEscalatesToSIGKILL(t *testing.T) {
 	}
 }
 
-func TestRunDoesNotWaitForBackgroundChildHoldingStdout(t *testing.T) {
-	testutil.CheckLeaks(t)
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- newExecutor(t).Run(context.Background(), invocation("background", &out, nil)) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run still waits for the background child's stdout")
-	}
-	gc, _ := strconv.Atoi(strings.TrimSpace(out.String()))
-	if gc == 0 || !testutil.WaitDead(gc) {
-		t.Errorf("background child %d outlived its script", gc)
-	}
-}
-
-func TestRunStopsScriptWhenOutputFails(t *testing.T) {
-	testutil.CheckLeaks(t)
-	err := newExecutor(t).Run(context.Background(), invocation("flood", failingWriter{}, nil))
-	if err == nil || !strings.Contains(err.Error(), "client gone") {
-		t.Fatalf("err = %v, want the write error", err)
-	}
-}
-
-func TestRunAbandonsBlockedStdin(t *testing.T) {
-	testutil.CheckLeaks(t)
-	body := &blockingBody{closed: make(chan struct{})}
-	inv := invocation("exit3", io.Discard, nil) // never reads stdin
-	inv.Stdin = body
-	err := newExecutor(t).Run(context.Background(), inv)
-	var ee *executor.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("err = %v", err)
-	}
-	select {
-	case <-body.closed:
-	default:
-		t.Error("stdin was not closed to abandon the blocked read")
-	}
-}
-
 func TestRunAsNobodyWhenRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only root can switch scripts to nobody")
@@ -333,35 +232,6 @@ func TestNewNativeRefusesBadUsers(t *testing.T) {
 	if _, err := executor.NewNative(executor.Config{User: "root", AllowRoot: true}, nil); err != nil {
 		t.Errorf("root with AllowRoot: %v", err)
 	}
-}
-
-func TestRunWithCanceledContextStartsNothing(t *testing.T) {
-	testutil.CheckLeaks(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	started := false
-	inv := invocation("sleep", io.Discard, nil)
-	inv.Started = func(int) { started = true }
-	if err := newExecutor(t).Run(ctx, inv); !errors.Is(err, context.Canceled) || started {
-		t.Fatalf("err = %v, started = %v", err, started)
-	}
-}
-
-type failingWriter struct{}
-
-func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("client gone") }
-
-// blockingBody is a request body whose client never sends anything.
-type blockingBody struct{ closed chan struct{} }
-
-func (b *blockingBody) Read([]byte) (int, error) {
-	<-b.closed
-	return 0, io.ErrUnexpectedEOF
-}
-
-func (b *blockingBody) Close() error {
-	close(b.closed)
-	return nil
 }
 
 func readLine(r io.Reader) (string, error) {
@@ -409,4 +279,36 @@ func TestLimitsThroughShim(t *testing.T) {
 			t.Errorf("opened %d files under a limit of 16", n)
 		}
 	})
+}
+
+func TestSetsidEscapeeDiesWithCgroup(t *testing.T) {
+	if !cgroupV2Writable() {
+		t.Skip("needs root and a writable cgroup v2 hierarchy: without one, a child that calls setsid outlives its script (documented)")
+	}
+	testutil.CheckLeaks(t)
+	var out bytes.Buffer
+	if err := newExecutor(t).Run(context.Background(), invocation("setsid", &out, nil)); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	if pid == 0 || !testutil.WaitDead(pid) {
+		t.Errorf("setsid grandchild %d outlived its script", pid)
+	}
+}
+
+// cgroupV2Writable reports whether this test can expect per-run cgroups.
+func cgroupV2Writable() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+			dir, err := os.MkdirTemp(root, "cgihttpd-probe-")
+			if err == nil {
+				_ = os.Remove(dir)
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -155,4 +156,16 @@ func copyOutput(dst io.Writer, src io.Reader, onWriteErr func(error)) {
 			return
 		}
 	}
+}
+
+// copyStopping is startCopies for a run that stop ends when the output cannot be written.
+// writeErr reports that failure; read it only after done is closed.
+func (p *pipes) copyStopping(inv *Invocation, stop context.CancelCauseFunc) (done <-chan struct{}, writeErr func() error) {
+	var err error
+	var once sync.Once
+	done = p.startCopies(inv, func(e error) {
+		once.Do(func() { err = e })
+		stop(fmt.Errorf("write output: %w", e))
+	})
+	return done, func() error { return err }
 }

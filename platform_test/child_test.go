@@ -25,13 +25,13 @@ var childModes = map[string]func() int{
 	"ids":            childIDs,
 	"status":         func() int { return say("Status: 418 I'm a teapot\nContent-Type: text/plain\n\nteapot\n") },
 	"lowerstatus":    func() int { return say("status: 201 Created\ncontent-type: text/plain\n\ncreated\n") },
-	"redirect-local": func() int { return say("Location: /cgi-bin/env?from=redirect\n\nignored body\n") },
+	"redirect-local": func() int { return say("Location: /cgi-bin/env" + ownExt() + "?from=redirect\n\nignored body\n") },
 	"redirect-static": func() int {
 		return say("Location: /hello.txt\n\n")
 	},
 	"redirect-client": func() int { return say("Location: http://example.com/elsewhere\n\n") },
 	"redirect-301":    func() int { return say("Status: 301 Moved Permanently\nLocation: http://example.com/moved\n\n") },
-	"redirect-loop":   func() int { return say("Location: /cgi-bin/redirect-loop\n\n") },
+	"redirect-loop":   func() int { return say("Location: /cgi-bin/redirect-loop" + ownExt() + "\n\n") },
 	"setcookie": func() int {
 		return say("Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nX-Custom: yes\n\ncookies\n")
 	},
@@ -116,6 +116,9 @@ func childMain() int {
 	fmt.Fprintln(os.Stderr, "unknown child mode", name)
 	return 2
 }
+
+// ownExt is the extension of this script's file name (".exe" on Windows), for URLs to others.
+func ownExt() string { return filepath.Ext(os.Args[0]) }
 
 func say(s string) int {
 	if _, err := io.WriteString(os.Stdout, s); err != nil {

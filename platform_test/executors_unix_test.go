@@ -13,6 +13,15 @@ import (
 
 const exeSuffix = ""
 
+// defaultScriptPath is the PATH the server gives scripts (server/cgienv_other.go).
+const defaultScriptPath = "/usr/local/bin:/usr/bin:/bin"
+
+// oddName is a file name that a directory listing must escape, in HTML and in its link.
+const oddName = "b&<c>.txt"
+
+// platformCaps is what the platform, whatever the executor, can do for the suite.
+var platformCaps = []capability{capSymlinks}
+
 func nativeFactories() []executorFactory {
 	caps := []capability{capKillsTree, capShellScripts, capExecBits, capWorkingDir}
 	if os.Geteuid() == 0 {

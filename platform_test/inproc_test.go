@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,11 @@ func TestInProcessHostileScripts(t *testing.T) {
 		scripts[fmt.Sprintf("s%d.go", i)] = c.src
 	}
 	root := writeScripts(t, scripts)
-	base, logs := inprocServer(t, root, "inproc", 1500*time.Millisecond)
+	timeout := 1500 * time.Millisecond
+	if runtime.GOOS == "windows" {
+		timeout = 6 * time.Second // 100 MiB through Windows pipes, or Wine's, take seconds
+	}
+	base, logs := inprocServer(t, root, "inproc", timeout)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	for i, c := range cases {

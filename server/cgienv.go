@@ -10,9 +10,6 @@ import (
 	"strings"
 )
 
-// defaultPath is the PATH a script gets unless the operator passes or sets another.
-const defaultPath = "/usr/local/bin:/usr/bin:/bin"
-
 // cgiRequest is what the environment is built from: the request and where it was routed.
 type cgiRequest struct {
 	r          *http.Request
@@ -26,11 +23,7 @@ type cgiRequest struct {
 // is never inherited.
 func (s *Server) buildEnv(cr cgiRequest) []string {
 	r := cr.r
-	env := make(map[string]string, 40)
-	env["PATH"] = defaultPath
-	for k, v := range s.extraEnv {
-		env[k] = v
-	}
+	env := baseEnv(s.extraEnv) // PATH, what the platform needs, the operator's extras
 
 	env["GATEWAY_INTERFACE"] = "CGI/1.1"
 	env["SERVER_SOFTWARE"] = "cgihttpd/" + s.cfg.Version

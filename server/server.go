@@ -266,6 +266,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		writeError(w, http.StatusBadRequest, "Bad request path")
 		return
 	}
+	if reason := s.pathProblem(clean); reason != "" {
+		// 404, as on a platform where such a name is just a file that does not exist.
+		s.logger.Warn("request path refused", "req_id", id, "path", clean, "reason", reason)
+		writeError(w, http.StatusNotFound, "File not found")
+		return
+	}
 	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
 		s.serveCGI(w, r, clean, dir, id, hops)
 		return

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -66,6 +67,8 @@ type options struct {
 	logLevel  string
 	logJSON   bool
 	version   bool
+
+	interpreters map[string]string // --interpreter: ".ext" to the command that runs such files
 }
 
 const usageText = `Usage: cgihttpd [flags] [port]
@@ -78,13 +81,15 @@ Flags:
   -d, --directory DIR     directory to serve (default: the current directory)
       --cgi               accepted for compatibility with python -m http.server; CGI is always on
       --cgi-dir PATH      URL path whose files are CGI scripts; repeatable (default /cgi-bin and /htbin)
-      --user NAME         account scripts run as when started as root (default nobody)
+      --user NAME         account scripts run as when started as root (default nobody; not on Windows)
       --allow-root        allow --user to name a root account (dangerous)
       --timeout DURATION  deadline for each script, e.g. 30s (default 60s)
       --shutdown-grace DURATION
                           on SIGINT/SIGTERM, how long running scripts may finish (default 10s)
       --pass-env NAME     pass the server's environment variable NAME to scripts; repeatable
       --env NAME=VALUE    set NAME=VALUE in every script's environment; repeatable
+      --interpreter .EXT=COMMAND
+                          run files ending in .EXT as COMMAND FILE, e.g. .py=python3; repeatable
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
       --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
       --inproc-allow-goroutines
@@ -142,6 +147,8 @@ func parseArgs(args []string) (*options, error) {
 	fs.Bool("cgi", false, "")
 	fs.Var(listFlag{&o.cgiDirs}, "cgi-dir", "")
 	fs.StringVar(&o.user, "user", "nobody", "")
+	var interps []string
+	fs.Var(listFlag{&interps}, "interpreter", "")
 	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
 	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "")
@@ -208,6 +215,20 @@ func parseArgs(args []string) (*options, error) {
 			return nil, fmt.Errorf("invalid --env %q: want NAME=VALUE", kv)
 		}
 	}
+	o.interpreters = make(map[string]string, len(interps))
+	for _, m := range interps {
+		ext, command, ok := strings.Cut(m, "=")
+		if !ok || len(ext) < 2 || ext[0] != '.' || strings.TrimSpace(command) == "" {
+			return nil, fmt.Errorf("invalid --interpreter %q: want .EXT=COMMAND", m)
+		}
+		o.interpreters[ext] = command
+	}
+	// --user defaults to nobody, which Windows does not have: only an explicit one is refused.
+	userSet := false
+	fs.Visit(func(f *flag.Flag) { userSet = userSet || f.Name == "user" })
+	if userSet && runtime.GOOS == "windows" {
+		return nil, errors.New("--user is not supported on Windows: scripts run as the account that runs cgihttpd; start cgihttpd as the account scripts should use")
+	}
 	return o, nil
 }
 
@@ -253,7 +274,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits}, logger)
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
 	}

@@ -43,8 +43,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--directory=site", "--cgi-dir", "/a", "--cgi-dir", "/b/c"}, func(o *options) bool {
 			return o.directory == "site" && reflect.DeepEqual(o.cgiDirs, []string{"/a", "/b/c"})
 		}},
-		{[]string{"--user", "www-data", "--timeout", "5s", "--pass-auth", "--pass-env", "HOME", "--env", "A=b=c"}, func(o *options) bool {
-			return o.user == "www-data" && o.timeout == 5*time.Second && o.passAuth &&
+		{[]string{"--timeout", "5s", "--pass-auth", "--pass-env", "HOME", "--env", "A=b=c"}, func(o *options) bool { // --user: TestUserFlag
+			return o.timeout == 5*time.Second && o.passAuth &&
 				reflect.DeepEqual(o.passEnv, []string{"HOME"}) && reflect.DeepEqual(o.env, []string{"A=b=c"})
 		}},
 		{[]string{"--log-level", "debug", "--log-json"}, func(o *options) bool { return o.logLevel == "debug" && o.logJSON }},

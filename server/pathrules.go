@@ -1,0 +1,115 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// pathProblem returns why the collapsed request path clean must not be served, or "" when it
+// may: the platform's own path rules (Windows has some), and, everywhere, a static path that
+// reaches a CGI directory under another name (a case-insensitive file system, an 8.3 short
+// name, a symlink), where serving a script as a file would reveal its source.
+func (s *Server) pathProblem(clean string) string {
+	if reason := platformPathProblem(clean); reason != "" {
+		return reason
+	}
+	if cgiPrefix(clean, s.cgiDirs) == "" {
+		if dir := cgiDirAlias(s.root, clean, s.cgiDirs); dir != "" {
+			return "another name for the CGI directory " + dir
+		}
+	}
+	return ""
+}
+
+// windowsPathProblem returns why Windows would read the collapsed URL path clean as another
+// file than its letters say (DESIGN.md §1.6), or "" when it would not:
+//   - '\' is a separator there, which collapsePath did not treat as one;
+//   - ':' makes a drive (/C:/...) or names an NTFS stream: x.bat::$DATA is x.bat's source;
+//   - a trailing dot or space is dropped: x.bat. and "x.bat " open x.bat;
+//   - CON, NUL, AUX, PRN, COM1-9 and LPT1-9 are devices in any directory and with any
+//     extension (nul.txt), and so are CONIN$ and CONOUT$.
+//
+// It is pure so that it is tested everywhere; only Windows servers apply it
+// (platformPathProblem).
+func windowsPathProblem(clean string) string {
+	for _, seg := range strings.Split(clean, "/") {
+		switch {
+		case seg == "":
+		case strings.Contains(seg, `\`):
+			return `backslash, a path separator on Windows`
+		case strings.Contains(seg, ":"):
+			return "colon: a drive letter or an NTFS stream"
+		case strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " "):
+			return "trailing dot or space, which Windows drops"
+		case isDeviceName(seg):
+			return "reserved device name"
+		}
+	}
+	return ""
+}
+
+// isDeviceName reports whether Windows opens a device for the path segment seg: its part
+// before the first dot, without trailing spaces, is a reserved name in any case. Windows 11
+// also reserves COM0 and LPT0, and the superscript digits ¹²³, so they are refused too.
+func isDeviceName(seg string) bool {
+	base, _, _ := strings.Cut(seg, ".")
+	base = strings.ToUpper(strings.TrimRight(base, " "))
+	switch base {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	if rest, ok := strings.CutPrefix(base, "COM"); ok {
+		return isDeviceDigit(rest)
+	}
+	if rest, ok := strings.CutPrefix(base, "LPT"); ok {
+		return isDeviceDigit(rest)
+	}
+	return false
+}
+
+func isDeviceDigit(s string) bool {
+	switch s {
+	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+		return true
+	}
+	return false
+}
+
+// cgiDirAlias returns the CGI directory that the static request path clean passes through on
+// disk under another spelling, or "" when it passes through none. A file system that ignores
+// case (Windows, macOS: /CGI-BIN/x.bat) or knows 8.3 short names (/CGI-BI~1/x.bat), or a
+// symlink, gives a CGI directory more than one name. Directories are compared by identity
+// (os.SameFile), so every alias is caught, including ones this code does not know about.
+func cgiDirAlias(root, clean string, cgiDirs []string) string {
+	type dirInfo struct {
+		url  string
+		info os.FileInfo
+	}
+	var dirs []dirInfo
+	for _, d := range cgiDirs {
+		if info, err := os.Stat(filepath.Join(root, filepath.FromSlash(d))); err == nil && info.IsDir() {
+			dirs = append(dirs, dirInfo{d, info})
+		}
+	}
+	if len(dirs) == 0 {
+		return ""
+	}
+	p := root
+	for _, seg := range strings.Split(strings.Trim(clean, "/"), "/") {
+		if seg == "" {
+			break
+		}
+		p = filepath.Join(p, seg)
+		info, err := os.Stat(p)
+		if err != nil || !info.IsDir() {
+			return ""
+		}
+		for _, d := range dirs {
+			if os.SameFile(info, d.info) {
+				return d.url
+			}
+		}
+	}
+	return ""
+}
