@@ -52,11 +52,15 @@ func childMain(mode string) int {
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
+	case "stubborn-sleep":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(time.Minute)
 	case "grandchild", "background":
 		// Start a grandchild that sleeps holding our stdout, report its pid, then either
-		// wait (grandchild) or exit at once (background).
+		// wait (grandchild) or exit at once (background). The grandchild ignores SIGTERM:
+		// only the group's SIGKILL after the grace ends it.
 		gc := exec.Command(os.Args[0])
-		gc.Env = []string{childModeVar + "=sleep", "GORACE=atexit_sleep_ms=0"}
+		gc.Env = []string{childModeVar + "=stubborn-sleep", "GORACE=atexit_sleep_ms=0"}
 		gc.Stdout = os.Stdout
 		if err := gc.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

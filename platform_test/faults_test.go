@@ -132,6 +132,9 @@ func TestTwoHundredClientsFourScripts(t *testing.T) {
 	})
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200, MaxConnsPerHost: 200}}
 	defer client.CloseIdleConnections()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[int]int{}
@@ -156,6 +159,11 @@ func TestTwoHundredClientsFourScripts(t *testing.T) {
 		t.Errorf("statuses %v: want only 418 (the script's) and 503", counts)
 	}
 	t.Logf("statuses %v", counts)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapSys) - int64(before.HeapSys); grew > 64<<20 {
+		t.Errorf("heap grew %d MiB over 200 concurrent requests", grew>>20)
+	}
 	if s := env.srv.Stats(); s.ScriptsRunning != 0 || s.Queued != 0 {
 		t.Errorf("after the burst: %+v", s)
 	}

@@ -30,6 +30,10 @@ func (l *limitOptions) check() error {
 		return fmt.Errorf("invalid --idle-timeout %s: must not be negative", l.idleTimeout)
 	case l.killGrace <= 0:
 		return fmt.Errorf("invalid --kill-grace %s: must be positive", l.killGrace)
+	case l.readHeaderTimeout <= 0 || l.keepAlive <= 0:
+		return fmt.Errorf("invalid --read-header-timeout or --keepalive-timeout: must be positive")
+	case l.maxHeaderBytes < 1024:
+		return fmt.Errorf("invalid --max-header-bytes %d: at least 1024", l.maxHeaderBytes)
 	case l.maxStderr <= 0:
 		return fmt.Errorf("invalid --max-stderr %d: must be positive", l.maxStderr)
 	}

@@ -46,6 +46,10 @@ type limitOptions struct {
 	trustedProxies []string
 	statusAddr     string
 	rlimits        executor.Limits
+	// The HTTP server's own bounds on clients.
+	readHeaderTimeout time.Duration
+	keepAlive         time.Duration
+	maxHeaderBytes    int
 }
 
 // options is the parsed command line.
@@ -113,6 +117,12 @@ Flags:
                           serve /healthz and counters as JSON on this separate address (default off)
       --limit-cpu SECONDS, --limit-nofile N, --limit-nproc N, --limit-fsize BYTES
                           Unix resource limits for every script (default none)
+      --read-header-timeout DURATION
+                          time a client has to send its request headers (default 10s)
+      --keepalive-timeout DURATION
+                          how long an idle keep-alive connection stays open (default 2m0s)
+      --max-header-bytes BYTES
+                          largest request header block accepted (default 65536)
       --log-level LEVEL   trace, debug, info, warn or error (default info)
       --log-json          write logs as JSON lines
       --version           print the version and exit
@@ -167,6 +177,9 @@ func parseArgs(args []string) (*options, error) {
 	fs.BoolVar(&o.limits.rejectFunction, "reject-function-env", false, "")
 	fs.Var(listFlag{&o.limits.trustedProxies}, "trusted-proxy", "")
 	fs.StringVar(&o.limits.statusAddr, "status-addr", "", "")
+	fs.DurationVar(&o.limits.readHeaderTimeout, "read-header-timeout", 10*time.Second, "")
+	fs.DurationVar(&o.limits.keepAlive, "keepalive-timeout", 120*time.Second, "")
+	fs.IntVar(&o.limits.maxHeaderBytes, "max-header-bytes", 64<<10, "")
 	fs.Uint64Var(&o.limits.rlimits.CPUSeconds, "limit-cpu", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.OpenFiles, "limit-nofile", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.Processes, "limit-nproc", 0, "")
@@ -325,12 +338,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(ln, srv, o.grace, logger, stdout)
+	return serve(ln, srv, o.grace, o.limits, logger, stdout)
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
 // scripts get grace, and then their trees are killed through the base context.
-func serve(ln net.Listener, handler http.Handler, grace time.Duration, logger hclog.Logger, stdout io.Writer) int {
+func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits limitOptions, logger hclog.Logger, stdout io.Writer) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	baseCtx, killScripts := context.WithCancel(context.Background())
@@ -343,9 +356,9 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, logger hc
 			defer inflight.Add(-1)
 			handler.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: limits.readHeaderTimeout,
+		IdleTimeout:       limits.keepAlive,
+		MaxHeaderBytes:    limits.maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}

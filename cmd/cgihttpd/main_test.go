@@ -72,6 +72,8 @@ func TestBadCommandLinesExit2WithOneLine(t *testing.T) {
 		{"--timeout", "soon"},
 		{"--log-level", "loud"},
 		{"--executor", "fastest"},
+		{"--max-header-bytes", "10"},
+		{"--read-header-timeout", "0s"},
 		{"--env", "NOEQUALS"},
 		{"--directory", filepath.Join(dir, "missing")},
 		{"--directory", filepath.Join(dir, "file")},
@@ -99,7 +101,7 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Fatalf("--help: exit %d", code)
 	}
 	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--shutdown-grace", "--pass-env", "--env",
-		"--pass-auth", "--limit-cpu", "--limit-nofile", "--max-scripts", "--header-timeout", "--trusted-proxy", "--status-addr", "--executor", "--inproc-allow-goroutines", "--log-level", "--log-json", "--version", "[port]"} {
+		"--pass-auth", "--limit-cpu", "--limit-nofile", "--max-scripts", "--read-header-timeout", "--keepalive-timeout", "--max-header-bytes", "--header-timeout", "--trusted-proxy", "--status-addr", "--executor", "--inproc-allow-goroutines", "--log-level", "--log-json", "--version", "[port]"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("--help does not explain %s", flag)
 		}
@@ -225,14 +227,19 @@ func TestExampleSite(t *testing.T) {
 	}
 
 	// Shutdown with a script still running: it gets the grace, then its group is killed.
-	hanging, err := client.Get(base + "/cgi-bin/hang.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hanging.Body.Close() }()
-	var shPID, sleepPID int
-	if _, err := fmt.Fscan(hanging.Body, &shPID, &sleepPID); err != nil {
-		t.Fatalf("hang.sh did not report its pids: %v", err)
+	// Ten of them, each with a child.
+	var pids []int
+	for i := 0; i < 10; i++ {
+		hanging, err := client.Get(base + "/cgi-bin/hang.sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = hanging.Body.Close() }()
+		var shPID, sleepPID int
+		if _, err := fmt.Fscan(hanging.Body, &shPID, &sleepPID); err != nil {
+			t.Fatalf("hang.sh did not report its pids: %v", err)
+		}
+		pids = append(pids, shPID, sleepPID)
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -240,7 +247,7 @@ func TestExampleSite(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("after SIGINT: %v (want exit 0); log:\n%s", err, logs.String())
 	}
-	for _, pid := range []int{shPID, sleepPID} {
+	for _, pid := range pids {
 		if !testutil.WaitDead(pid) {
 			t.Errorf("script process %d outlived the server's shutdown", pid)
 		}
