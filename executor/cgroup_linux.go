@@ -23,8 +23,9 @@ import (
 // process-group kill does not. A memory limit is set there when the memory controller is
 // delegated to the group.
 type cgroups struct {
-	parent   string // our directory in the cgroup v2 hierarchy
+	parent   string // our directory in the cgroup v2 hierarchy; "" when only v1 memory is used
 	memory   bool   // memory.max can be set in run groups
+	v1Memory string // our directory in a cgroup v1 memory hierarchy, when v2 has no memory
 	memLimit uint64
 	next     atomic.Uint64
 	logger   hclog.Logger
@@ -32,8 +33,9 @@ type cgroups struct {
 
 // cgroupRun is one script run's group.
 type cgroupRun struct {
-	dir string
-	fd  int
+	dir   string // "" when there is no v2 group
+	fd    int
+	v1Dir string // the run's v1 memory group, which the shim joins before exec
 }
 
 // cgroupV2Roots are where a cgroup v2 hierarchy is mounted: pure v2, then the hybrid layout.
@@ -45,6 +47,27 @@ func newCgroups(memLimit uint64, logger hclog.Logger) *cgroups {
 	if os.Geteuid() != 0 {
 		return nil
 	}
+	c := newCgroupsV2(memLimit, logger)
+	if memLimit > 0 && !c.memoryLimited() {
+		// Hybrid hosts keep memory in a v1 hierarchy. A v1 group cannot be entered at clone
+		// time, so the limit shim moves itself in before it execs the script.
+		dir := filepath.Join(cgroupV1Memory, "cgihttpd")
+		if _, err := os.Stat(filepath.Join(cgroupV1Memory, "memory.limit_in_bytes")); err == nil {
+			if err := os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
+				if c == nil {
+					c = &cgroups{memLimit: memLimit, logger: logger}
+				}
+				c.v1Memory = dir
+			}
+		}
+	}
+	return c
+}
+
+// cgroupV1Memory is where a cgroup v1 memory hierarchy is mounted on hybrid hosts.
+const cgroupV1Memory = "/sys/fs/cgroup/memory"
+
+func newCgroupsV2(memLimit uint64, logger hclog.Logger) *cgroups {
 	for _, root := range cgroupV2Roots {
 		controllers, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
 		if err != nil {
@@ -66,12 +89,21 @@ func newCgroups(memLimit uint64, logger hclog.Logger) *cgroups {
 	return nil
 }
 
-// start makes the group for one run; nil when it cannot (the run then goes without).
-func (c *cgroups) start() *cgroupRun {
+// start makes the groups for one run, whose script runs as uid (-1: as we do); nil when it
+// cannot (the run then goes without).
+func (c *cgroups) start(uid int) *cgroupRun {
 	if c == nil {
 		return nil
 	}
-	dir := filepath.Join(c.parent, fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1)))
+	name := fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1))
+	run := &cgroupRun{fd: -1}
+	if c.v1Memory != "" {
+		run.v1Dir = c.startV1(name, uid)
+	}
+	if c.parent == "" {
+		return run
+	}
+	dir := filepath.Join(c.parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		c.logger.Debug("cannot create a run cgroup", "dir", dir, "error", err)
 		return nil
@@ -86,14 +118,44 @@ func (c *cgroups) start() *cgroupRun {
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		_ = os.Remove(dir)
-		return nil
+		return run
 	}
-	return &cgroupRun{dir: dir, fd: fd}
+	run.dir, run.fd = dir, fd
+	return run
+}
+
+// startV1 makes the run's v1 memory group, writable for uid so that the shim, running as
+// the script user, can move itself in.
+func (c *cgroups) startV1(name string, uid int) string {
+	dir := filepath.Join(c.v1Memory, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		c.logger.Warn("cannot create a memory cgroup", "dir", dir, "error", err)
+		return ""
+	}
+	limit := []byte(strconv.FormatUint(c.memLimit, 10))
+	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), limit, 0); err != nil {
+		c.logger.Warn("cannot set memory.limit_in_bytes", "dir", dir, "error", err)
+		_ = os.Remove(dir)
+		return ""
+	}
+	_ = os.WriteFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), limit, 0) // no swap either, where accounted
+	if uid >= 0 {
+		_ = os.Chown(filepath.Join(dir, "cgroup.procs"), uid, -1)
+	}
+	return dir
+}
+
+// shimProcs is the cgroup.procs file the shim writes its pid to, or "-".
+func (r *cgroupRun) shimProcs() string {
+	if r == nil || r.v1Dir == "" {
+		return "-"
+	}
+	return filepath.Join(r.v1Dir, "cgroup.procs")
 }
 
 // apply makes the process start inside the run's group.
 func (r *cgroupRun) apply(sys *syscall.SysProcAttr) {
-	if r != nil {
+	if r != nil && r.dir != "" {
 		sys.UseCgroupFD = true
 		sys.CgroupFD = r.fd
 	}
@@ -104,19 +166,32 @@ func (r *cgroupRun) end() {
 	if r == nil {
 		return
 	}
-	_ = unix.Close(r.fd)
-	if err := os.WriteFile(filepath.Join(r.dir, "cgroup.kill"), []byte("1"), 0); err != nil {
-		// Before Linux 5.14 there is no cgroup.kill: kill the members one by one.
-		procs, _ := os.ReadFile(filepath.Join(r.dir, "cgroup.procs"))
-		for _, f := range strings.Fields(string(procs)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
+	if r.dir != "" {
+		_ = unix.Close(r.fd)
+		if err := os.WriteFile(filepath.Join(r.dir, "cgroup.kill"), []byte("1"), 0); err != nil {
+			killMembers(r.dir) // before Linux 5.14 there is no cgroup.kill
+		}
+		removeGroup(r.dir)
+	}
+	if r.v1Dir != "" {
+		killMembers(r.v1Dir)
+		removeGroup(r.v1Dir)
+	}
+}
+
+func killMembers(dir string) {
+	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(procs)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
-	// The killed processes take a moment to leave; the group can go only when empty.
+}
+
+// removeGroup removes an emptied group: killed processes take a moment to leave it.
+func removeGroup(dir string) {
 	for i := 0; i < 100; i++ {
-		if err := os.Remove(r.dir); err == nil || errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -124,4 +199,7 @@ func (r *cgroupRun) end() {
 }
 
 // memoryLimited reports whether run groups get memory.max.
-func (c *cgroups) memoryLimited() bool { return c != nil && c.memory }
+func (c *cgroups) memoryLimited() bool { return c != nil && (c.memory || c.v1Memory != "") }
+
+// needsShim reports whether runs need the shim to join their memory group.
+func (c *cgroups) needsShim() bool { return c != nil && c.v1Memory != "" }

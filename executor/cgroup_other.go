@@ -15,7 +15,9 @@ type cgroupRun struct{}
 
 func newCgroups(uint64, hclog.Logger) *cgroups { return nil }
 
-func (*cgroups) start() *cgroupRun            { return nil }
+func (*cgroups) start(int) *cgroupRun         { return nil }
+func (*cgroupRun) shimProcs() string          { return "-" }
+func (*cgroups) needsShim() bool              { return false }
 func (*cgroupRun) apply(*syscall.SysProcAttr) {}
 func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }

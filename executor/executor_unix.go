@@ -36,14 +36,14 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 		return nil, err
 	}
 	e := &unixExecutor{cfg: cfg, interps: interps, logger: logger}
-	if cfg.Limits.needsShim() {
+	e.groups = newCgroups(cfg.Limits.MemoryBytes, logger)
+	if cfg.Limits.needsShim() || e.groups.needsShim() {
 		shim, err := resolveShim(cfg.ShimPath)
 		if err != nil {
 			return nil, err
 		}
 		e.shim = shim
 	}
-	e.groups = newCgroups(cfg.Limits.MemoryBytes, logger)
 	if e.groups == nil {
 		logger.Info("no cgroup v2 here: children of a script that call setsid can outlive it")
 	}
@@ -120,11 +120,15 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
-	if e.shim != "" {
-		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, program, argv[1:])
+	uid := -1
+	if e.cred != nil {
+		uid = int(e.cred.Uid)
 	}
-	group := e.groups.start()
+	group := e.groups.start(uid)
 	defer group.end() // after the group kill below: it also reaches setsid escapees
+	if e.shim != "" {
+		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, group.shimProcs(), program, argv[1:])
+	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: e.cred}
 	group.apply(sys)
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{

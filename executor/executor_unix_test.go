@@ -52,6 +52,17 @@ func childMain(mode string) int {
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
+	case "hog":
+		// Touch 512 MiB, a page at a time, then report survival.
+		var keep [][]byte
+		for i := 0; i < 512; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			keep = append(keep, b)
+		}
+		fmt.Println("survived", len(keep))
 	case "stubborn-sleep":
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(time.Minute)
@@ -315,4 +326,33 @@ func cgroupV2Writable() bool {
 		}
 	}
 	return false
+}
+
+func TestMemoryLimit(t *testing.T) {
+	testutil.CheckLeaks(t)
+	e, err := executor.NewNative(executor.Config{Limits: executor.Limits{MemoryBytes: 64 << 20}, ShimPath: child}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !memoryCgroupUsable() {
+		t.Skip("needs root and a cgroup memory controller (v2 delegated, or v1): without one, scripts run without a memory limit and the server warns")
+	}
+	var out bytes.Buffer
+	err = e.Run(context.Background(), invocation("hog", &out, nil))
+	var ee *executor.ExitError
+	if !errors.As(err, &ee) || ee.Signal == "" || strings.Contains(out.String(), "survived") {
+		t.Fatalf("err = %v, output %q: want the hog killed by the memory limit", err, out.String())
+	}
+}
+
+// memoryCgroupUsable reports whether this machine lets the executor limit memory.
+func memoryCgroupUsable() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {
+		return true
+	}
+	b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil && strings.Contains(" "+string(b)+" ", " memory ")
 }

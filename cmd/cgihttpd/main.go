@@ -117,6 +117,8 @@ Flags:
                           serve /healthz and counters as JSON on this separate address (default off)
       --limit-cpu SECONDS, --limit-nofile N, --limit-nproc N, --limit-fsize BYTES
                           Unix resource limits for every script (default none)
+      --limit-memory BYTES
+                          memory limit for every script, through a cgroup (Linux, root; default none)
       --read-header-timeout DURATION
                           time a client has to send its request headers (default 10s)
       --keepalive-timeout DURATION
@@ -184,6 +186,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.Uint64Var(&o.limits.rlimits.OpenFiles, "limit-nofile", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.Processes, "limit-nproc", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.FileSize, "limit-fsize", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.MemoryBytes, "limit-memory", 0, "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")

@@ -101,7 +101,7 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Fatalf("--help: exit %d", code)
 	}
 	for _, flag := range []string{"--bind", "--directory", "--cgi ", "--cgi-dir", "--user", "--timeout", "--shutdown-grace", "--pass-env", "--env",
-		"--pass-auth", "--limit-cpu", "--limit-nofile", "--max-scripts", "--read-header-timeout", "--keepalive-timeout", "--max-header-bytes", "--header-timeout", "--trusted-proxy", "--status-addr", "--executor", "--inproc-allow-goroutines", "--log-level", "--log-json", "--version", "[port]"} {
+		"--pass-auth", "--limit-cpu", "--limit-memory", "--limit-nofile", "--max-scripts", "--read-header-timeout", "--keepalive-timeout", "--max-header-bytes", "--header-timeout", "--trusted-proxy", "--status-addr", "--executor", "--inproc-allow-goroutines", "--log-level", "--log-json", "--version", "[port]"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("--help does not explain %s", flag)
 		}
