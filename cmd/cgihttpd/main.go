@@ -377,12 +377,15 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits li
 		return 1
 	case <-sigCtx.Done():
 	}
-	stopSignals() // a second signal now ends the process at once
-	logger.Info("shutting down", "grace", grace)
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	stopSignals()
+	// A second signal skips the rest of the grace: scripts are killed and we exit at once.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	ctx, cancelGrace := context.WithTimeout(ctx, grace)
+	defer cancelGrace()
+	logger.Info("shutting down", "grace", grace)
 	if err := hs.Shutdown(ctx); err != nil {
-		logger.Warn("grace period over; killing running scripts", "error", err, "running", inflight.Load())
+		logger.Warn("grace period over or second signal; killing running scripts", "error", err, "running", inflight.Load())
 		killScripts()
 		// Scripts lead their own process groups and would outlive us: wait for their
 		// handlers, which return once the groups are gone (SIGTERM, then SIGKILL).

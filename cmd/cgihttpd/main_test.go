@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,13 +137,14 @@ func TestExampleSite(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "--directory", root, "--shutdown-grace", "300ms", "0")
+	// A long grace: the second SIGINT below must cut it short.
+	cmd := exec.Command(os.Args[0], "--directory", root, "--shutdown-grace", "1m", "0")
 	cmd.Env = append(os.Environ(), runMainVar+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -244,8 +246,18 @@ func TestExampleSite(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
+	if !waitForText(&logs, "shutting down") {
+		t.Fatalf("no shutdown after SIGINT; log:\n%s", logs.String())
+	}
+	stopping := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("after SIGINT: %v (want exit 0); log:\n%s", err, logs.String())
+	}
+	if d := time.Since(stopping); d > 20*time.Second {
+		t.Errorf("the second SIGINT took %v to end the server, not at once", d)
 	}
 	for _, pid := range pids {
 		if !testutil.WaitDead(pid) {
@@ -279,4 +291,32 @@ func fixModes(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitForText polls b for s for up to ten seconds.
+func waitForText(b *syncBuffer, s string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(b.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
