@@ -48,6 +48,9 @@ func TestGigabyteIsStreamed(t *testing.T) {
 	if grew := int64(after.HeapSys) - int64(before.HeapSys); grew > 64<<20 {
 		t.Errorf("heap grew %d MiB while streaming 1 GiB", grew>>20)
 	}
+	if resp, _ := getPath(t, env, "/cgi-bin/status"+f.ext); resp.StatusCode != 418 {
+		t.Errorf("server after the fault: %d", resp.StatusCode)
+	}
 }
 
 func TestHundredMiBOfStderr(t *testing.T) {
@@ -63,6 +66,9 @@ func TestHundredMiBOfStderr(t *testing.T) {
 	}
 	if n := len(env.logs.String()); n > 2<<20 {
 		t.Errorf("the log took %d bytes of a 100 MiB stderr", n)
+	}
+	if resp, _ := getPath(t, env, "/cgi-bin/status"+f.ext); resp.StatusCode != 418 {
+		t.Errorf("server after the fault: %d", resp.StatusCode)
 	}
 }
 
@@ -120,6 +126,9 @@ func TestClientDisconnectKillsScript(t *testing.T) {
 	}
 	if pid == 0 || testutil.Alive(pid) {
 		t.Errorf("script %d still runs 2s after its client left", pid)
+	}
+	if resp, _ := getPath(t, env, "/cgi-bin/status"+f.ext); resp.StatusCode != 418 {
+		t.Errorf("server after the fault: %d", resp.StatusCode)
 	}
 }
 

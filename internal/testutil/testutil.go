@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -64,18 +65,24 @@ func CopySelf(path string) error {
 	return os.Chmod(path, 0o755)
 }
 
-// CheckLeaks fails the test if, when it ends, more goroutines run than when it started or a
-// child process of this one is still alive. Call it first, so its check runs last.
+// CheckLeaks fails the test if, when it ends, more goroutines run than when it started, a
+// child process of this one is still alive, or a request-body spool file was left in the
+// temp directory. Call it first, so its check runs last.
 func CheckLeaks(tb testing.TB) {
 	tb.Helper()
 	before := runtime.NumGoroutine()
+	spoolsBefore := spoolFiles()
 	tb.Cleanup(func() {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			n := runtime.NumGoroutine()
 			kids := ChildProcesses()
-			if n <= before && len(kids) == 0 {
+			spools := spoolFiles()
+			if n <= before && len(kids) == 0 && spools <= spoolsBefore {
 				return
+			}
+			if spools > spoolsBefore && time.Now().After(deadline) {
+				tb.Errorf("leak: %d request-body spool files left in %s", spools-spoolsBefore, os.TempDir())
 			}
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<20)
@@ -86,6 +93,12 @@ func CheckLeaks(tb testing.TB) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// spoolFiles counts the server's request-body spool files in the temp directory.
+func spoolFiles() int {
+	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "cgihttpd-body-*"))
+	return len(m)
 }
 
 // ChildProcesses lists the live (not zombie) processes whose parent is this process: from
