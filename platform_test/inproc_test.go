@@ -23,9 +23,9 @@ import (
 )
 
 // inprocServer serves root with every .go script in-process and returns its URL and log.
-func inprocServer(t *testing.T, root string, mode string, timeout time.Duration) (string, *syncBuffer) {
+func inprocServer(t *testing.T, root string, mode string, timeout time.Duration) (string, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	srv, err := server.New(server.Config{Root: root, ExecutorMode: mode, Timeout: timeout,
 		Env: []string{"GORACE=atexit_sleep_ms=0"}},
 		hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))

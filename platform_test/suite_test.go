@@ -5,7 +5,6 @@ package platform_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -97,26 +95,8 @@ type suiteEnv struct {
 	url    string
 	addr   string
 	root   string
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	client *http.Client
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // suiteTimeout is the per-script deadline in the suite: long for a script that answers, short
@@ -127,7 +107,7 @@ const suiteTimeout = 2 * time.Second
 func startServer(t *testing.T, f executorFactory, mutate func(*server.Config)) *suiteEnv {
 	t.Helper()
 	root := buildSite(t, f)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	cfg := server.Config{
 		Root:         root,

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,7 +143,7 @@ func TestExampleSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -294,29 +293,11 @@ func fixModes(t *testing.T, from, to string) {
 }
 
 // waitForText polls b for s for up to ten seconds.
-func waitForText(b *syncBuffer, s string) bool {
+func waitForText(b *testutil.SyncBuffer, s string) bool {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if strings.Contains(b.String(), s) {
 			return true
 		}
 	}
 	return false
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

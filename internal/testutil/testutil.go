@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -135,4 +137,22 @@ func Nobody(tb testing.TB) (uid, gid int) {
 		tb.Fatalf("nobody has uid %q gid %q", u.Uid, u.Gid)
 	}
 	return uid, gid
+}
+
+// SyncBuffer collects output (logs, a child's stderr) written from many goroutines.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
