@@ -47,21 +47,16 @@ func nativeFactories() []executorFactory {
 func addPlatformFiles(t *testing.T, root string) {
 	t.Helper()
 	scripts := map[string]string{
-		"cgi-bin/hello.sh":  "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello from sh\\n'\n",
-		"cgi-bin/badinterp": "#!/nonexistent/interpreter\n",
-		"cgi-bin/garbage":   "\x7fELF but not really a program\n",
-		"outside-script.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nescaped\\n'\n",
+		"cgi-bin/hello.sh":     "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello from sh\\n'\n",
+		"cgi-bin/badinterp":    "#!/nonexistent/interpreter\n",
+		"cgi-bin/garbage":      "\x7fELF but not really a program\n",
+		"../outside/script.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nescaped\\n'\n",
 	}
 	for name, body := range scripts {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// outside-script.sh sits in the root; move it out, then link to it from inside.
-	outside := filepath.Join(filepath.Dir(root), "outside")
-	if err := os.Rename(filepath.Join(root, "outside-script.sh"), filepath.Join(outside, "script.sh")); err != nil {
-		t.Fatal(err)
 	}
 	links := map[string]string{
 		"escape.txt":        "../outside/secret.txt",

@@ -196,34 +196,26 @@ func TestExampleSite(t *testing.T) {
 		t.Errorf("listing: %d %q", resp.StatusCode, body)
 	}
 	form := url.Values{"name": {"<Ada>"}, "message": {"hi & bye"}}
-	resp, err := client.PostForm(base+"/cgi-bin/form.sh", form)
-	if err != nil {
-		t.Fatal(err)
+	post := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.PostForm(base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "&lt;Ada&gt;") || strings.Contains(string(b), "<Ada>") {
+	if resp, b := post("/cgi-bin/form.sh"); resp.StatusCode != 200 || !strings.Contains(b, "&lt;Ada&gt;") || strings.Contains(b, "<Ada>") {
 		t.Errorf("form.sh: %d %q", resp.StatusCode, b)
 	}
 	// The Go guestbook runs in-process.
-	resp, err = client.PostForm(base+"/cgi-bin/guestbook.go", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "Thanks, <strong>&lt;Ada&gt;</strong>") {
+	if resp, b := post("/cgi-bin/guestbook.go"); resp.StatusCode != 200 || !strings.Contains(b, "Thanks, <strong>&lt;Ada&gt;</strong>") {
 		t.Errorf("guestbook.go: %d %q", resp.StatusCode, b)
 	}
 	// Redirect-after-POST: 303 to the thanks page, which the client follows with a GET.
-	resp, err = client.PostForm(base+"/cgi-bin/guestbook-redirect.sh", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Request.Method != "GET" || !strings.Contains(resp.Request.URL.Path, "thanks.sh") ||
-		!strings.Contains(string(b), "&lt;Ada&gt;") {
+	if resp, b := post("/cgi-bin/guestbook-redirect.sh"); resp.StatusCode != 200 || resp.Request.Method != "GET" ||
+		!strings.Contains(resp.Request.URL.Path, "thanks.sh") || !strings.Contains(b, "&lt;Ada&gt;") {
 		t.Errorf("redirect after POST ended at %s %s: %d %q", resp.Request.Method, resp.Request.URL, resp.StatusCode, b)
 	}
 
