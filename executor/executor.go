@@ -96,11 +96,6 @@ type Limits struct {
 	MemoryBytes uint64
 }
 
-// needsShim reports whether l sets an rlimit, which the shim applies.
-func (l Limits) needsShim() bool {
-	return l.CPUSeconds != 0 || l.OpenFiles != 0 || l.Processes != 0 || l.FileSize != 0
-}
-
 // shimArg is argv[1] of this binary re-run as the limit shim.
 const shimArg = "__cgihttpd-rlimit-shim"
 

@@ -93,3 +93,8 @@ func resolveShim(configured string) (string, error) {
 		}
 	}
 }
+
+// needsShim reports whether l sets an rlimit, which the shim applies.
+func (l Limits) needsShim() bool {
+	return l.CPUSeconds != 0 || l.OpenFiles != 0 || l.Processes != 0 || l.FileSize != 0
+}

@@ -26,7 +26,7 @@ func suiteCases(ext string) []suiteCase {
 func staticCases() []suiteCase {
 	return []suiteCase{
 		{name: "static file", path: "/hello.txt", wantStatus: 200, wantBody: []string{"hello, static world"},
-			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
+			check: func(t *testing.T, _ *suiteEnv, resp *reply, _ string) {
 				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 					t.Errorf("Content-Type = %q", ct)
 				}
@@ -35,13 +35,13 @@ func staticCases() []suiteCase {
 				}
 			}},
 		{name: "static HEAD", method: "HEAD", path: "/hello.txt", wantStatus: 200, wantHeader: map[string]string{"Content-Length": "20"},
-			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 				if body != "" {
 					t.Errorf("HEAD body = %q", body)
 				}
 			}},
 		{name: "static if-modified-since", path: "/hello.txt",
-			check: func(t *testing.T, env *suiteEnv, resp *http.Response, _ string) {
+			check: func(t *testing.T, env *suiteEnv, resp *reply, _ string) {
 				req, _ := http.NewRequest("GET", env.url+"/hello.txt", nil)
 				req.Header.Set("If-Modified-Since", resp.Header.Get("Last-Modified"))
 				again, err := env.client.Do(req)
@@ -54,7 +54,7 @@ func staticCases() []suiteCase {
 				}
 			}},
 		{name: "static range", path: "/hello.txt", header: http.Header{"Range": {"bytes=0-4"}}, wantStatus: 206,
-			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 				if body != "hello" {
 					t.Errorf("range body = %q", body)
 				}
@@ -69,9 +69,9 @@ func staticCases() []suiteCase {
 			wantBody:   []string{"Directory listing for /dir/", `href="a.txt"`, html.EscapeString(oddName), `href="` + html.EscapeString(url.PathEscape(oddName)) + `"`, "Zeta/"},
 			notBody:    []string{oddName},
 			wantHeader: map[string]string{"Content-Type": "text/html; charset=utf-8"},
-			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 				a, b, z := strings.Index(body, "a.txt"), strings.Index(body, "b&amp;"), strings.Index(body, "Zeta/")
-				if !(a < b && b < z) {
+				if a >= b || b >= z {
 					t.Errorf("listing not sorted case-insensitively: a=%d b=%d Zeta=%d", a, b, z)
 				}
 			}},
@@ -84,7 +84,7 @@ func staticCases() []suiteCase {
 // resolutionCases: URL to file or script, DESIGN.md §1.
 func resolutionCases(sc func(string) string) []suiteCase {
 	raw := func(name, target string, status int, notBody ...string) suiteCase {
-		return suiteCase{name: name, check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		return suiteCase{name: name, check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			resp, body := rawRequest(t, env.addr, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 			if resp.StatusCode != status {
 				t.Errorf("GET %s: status = %d, want %d\n%s", target, resp.StatusCode, status, body)
@@ -125,8 +125,8 @@ func resolutionCases(sc func(string) string) []suiteCase {
 }
 
 // wantEnv checks the "env" script's output.
-func wantEnv(want map[string]string) func(*testing.T, *suiteEnv, *http.Response, string) {
-	return func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+func wantEnv(want map[string]string) func(*testing.T, *suiteEnv, *reply, string) {
+	return func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 		got := envOf(body)
 		for k, v := range want {
 			g, ok := got[k]
@@ -151,7 +151,7 @@ func cgiCases(sc func(string) string) []suiteCase {
 				"Proxy": {"http://evil"}, "Authorization": {"Basic dXNlcjpwdw=="},
 			},
 			notBody: []string{serverSecret, "spoofed", "evil", "dXNlcjpwdw"},
-			check: func(t *testing.T, env *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, env *suiteEnv, _ *reply, body string) {
 				wantEnv(map[string]string{
 					"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "cgihttpd/test", "SERVER_PROTOCOL": "HTTP/1.1",
 					"REQUEST_METHOD": "GET", "SCRIPT_NAME": sc("/cgi-bin/env"), "QUERY_STRING": "", "PATH_INFO": unset,
@@ -163,35 +163,35 @@ func cgiCases(sc func(string) string) []suiteCase {
 				})(t, env, nil, body)
 			}},
 		{name: "path info and translated", path: sc("/cgi-bin/env") + "/some/where", wantStatus: 200,
-			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
+			check: func(t *testing.T, env *suiteEnv, resp *reply, body string) {
 				wantEnv(map[string]string{"PATH_INFO": "/some/where", "PATH_TRANSLATED": filepath.Join(env.root, "some", "where")})(t, env, resp, body)
 			}},
 		{name: "working directory is the script's", needs: []capability{capWorkingDir}, path: sc("/cgi-bin/subdir/nested/env"), wantStatus: 200,
-			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
+			check: func(t *testing.T, env *suiteEnv, resp *reply, body string) {
 				wantEnv(map[string]string{"CWD": filepath.Join(env.root, "cgi-bin", "subdir", "nested")})(t, env, resp, body)
 			}},
-		{name: "HTTP/1.0 request protocol", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		{name: "HTTP/1.0 request protocol", check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			resp, body := rawRequest(t, env.addr, "GET "+sc("/cgi-bin/env")+" HTTP/1.0\r\nHost: Example.COM:8080\r\n\r\n")
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 			wantEnv(map[string]string{"SERVER_PROTOCOL": "HTTP/1.0", "SERVER_NAME": "example.com", "HTTP_HOST": "Example.COM:8080"})(t, env, resp, body)
 		}},
-		{name: "bad Host falls back to the listening address", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		{name: "bad Host falls back to the listening address", check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			resp, body := rawRequest(t, env.addr, "GET "+sc("/cgi-bin/env")+" HTTP/1.1\r\nHost: bad..host\r\nConnection: close\r\n\r\n")
 			wantEnv(map[string]string{"SERVER_NAME": "127.0.0.1"})(t, env, resp, body)
 		}},
 		{name: "POST body with length", method: "POST", path: sc("/cgi-bin/echo"), body: "name=value&x=y",
 			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, wantStatus: 200,
 			wantBody: []string{"CONTENT_LENGTH=14 read=14\nname=value&x=y"}},
-		{name: "chunked body gets CONTENT_LENGTH", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		{name: "chunked body gets CONTENT_LENGTH", check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			resp, body := rawRequest(t, env.addr, "POST "+sc("/cgi-bin/echo")+" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
 				"5\r\nhello\r\n7\r\n chunks\r\n0\r\n\r\n")
 			if resp.StatusCode != 200 || !strings.Contains(body, "CONTENT_LENGTH=12 read=12\nhello chunks") {
 				t.Errorf("status %d body %q", resp.StatusCode, body)
 			}
 		}},
-		{name: "large chunked body spooled to disk", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		{name: "large chunked body spooled to disk", check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			big := strings.Repeat("z", 3<<20)
 			req, _ := http.NewRequest("POST", env.url+sc("/cgi-bin/echo"), io.MultiReader(strings.NewReader(big))) // unknown length: chunked
 			resp, err := env.client.Do(req)
@@ -218,14 +218,14 @@ func cgiCases(sc func(string) string) []suiteCase {
 		{name: "client redirect", path: sc("/cgi-bin/redirect-client"), wantStatus: 302, wantHeader: map[string]string{"Location": "http://example.com/elsewhere"}},
 		{name: "client redirect with status", path: sc("/cgi-bin/redirect-301"), wantStatus: 301, wantHeader: map[string]string{"Location": "http://example.com/moved"}},
 		{name: "several Set-Cookie kept apart", path: sc("/cgi-bin/setcookie"), wantStatus: 200, wantHeader: map[string]string{"X-Custom": "yes"},
-			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
+			check: func(t *testing.T, _ *suiteEnv, resp *reply, _ string) {
 				if got := resp.Header.Values("Set-Cookie"); len(got) != 2 || got[0] != "a=1" || got[1] != "b=2" {
 					t.Errorf("Set-Cookie = %q", got)
 				}
 			}},
 		{name: "script Content-Length not trusted", path: sc("/cgi-bin/lying-length"), wantStatus: 200,
 			wantBody: []string{"the whole body, longer than five bytes"}},
-		{name: "keep-alive across CGI responses", check: func(t *testing.T, env *suiteEnv, _ *http.Response, _ string) {
+		{name: "keep-alive across CGI responses", check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {
 			conn, err := net.Dial("tcp", env.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -249,7 +249,7 @@ func cgiCases(sc func(string) string) []suiteCase {
 			}
 		}},
 		{name: "HEAD on a script", method: "HEAD", path: sc("/cgi-bin/status"), wantStatus: 418,
-			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 				if body != "" {
 					t.Errorf("HEAD body = %q", body)
 				}
@@ -274,7 +274,7 @@ func processCases(sc func(string) string) []suiteCase {
 	return []suiteCase{
 		{name: "timeout before headers is 504", path: sc("/cgi-bin/hang"), wantStatus: 504, wantLog: []string{"timed out before sending its headers"}},
 		{name: "timeout after headers cuts the body", path: sc("/cgi-bin/hangbody"), wantStatus: 200,
-			check: func(t *testing.T, env *suiteEnv, resp *http.Response, body string) {
+			check: func(t *testing.T, env *suiteEnv, resp *reply, body string) {
 				if !strings.Contains(body, "first part") {
 					t.Errorf("the part sent before the stall was not streamed: %q", body)
 				}
@@ -283,7 +283,7 @@ func processCases(sc func(string) string) []suiteCase {
 				}
 			}},
 		{name: "grandchild dies with its timed-out parent", needs: []capability{capKillsTree}, path: sc("/cgi-bin/grandchild"),
-			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
+			check: func(t *testing.T, _ *suiteEnv, resp *reply, _ string) {
 				pid, err := strconv.Atoi(resp.Header.Get("X-Grandchild"))
 				if err != nil {
 					t.Fatalf("no grandchild pid: %v", err)
@@ -294,7 +294,7 @@ func processCases(sc func(string) string) []suiteCase {
 			}},
 		{name: "background child holding stdout does not hold the response", needs: []capability{capKillsTree},
 			path: sc("/cgi-bin/background"), wantStatus: 200, wantBody: []string{"done"},
-			check: func(t *testing.T, _ *suiteEnv, resp *http.Response, _ string) {
+			check: func(t *testing.T, _ *suiteEnv, resp *reply, _ string) {
 				pid, err := strconv.Atoi(resp.Header.Get("X-Grandchild"))
 				if err != nil {
 					t.Fatalf("no background pid: %v", err)
@@ -304,7 +304,7 @@ func processCases(sc func(string) string) []suiteCase {
 				}
 			}},
 		{name: "script runs as nobody with no groups", needs: []capability{capDropsPrivileges}, path: sc("/cgi-bin/ids"), wantStatus: 200,
-			check: func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+			check: func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 				var id identity
 				if err := json.Unmarshal([]byte(body), &id); err != nil {
 					t.Fatalf("%v: %q", err, body)

@@ -171,8 +171,8 @@ func TestWindowsScripts(t *testing.T) {
 }
 
 // noLine checks that no line of the body is exactly s.
-func noLine(s string) func(*testing.T, *suiteEnv, *http.Response, string) {
-	return func(t *testing.T, _ *suiteEnv, _ *http.Response, body string) {
+func noLine(s string) func(*testing.T, *suiteEnv, *reply, string) {
+	return func(t *testing.T, _ *suiteEnv, _ *reply, body string) {
 		for _, line := range strings.Split(body, "\n") {
 			if strings.TrimRight(line, "\r ") == s {
 				t.Errorf("body has the line %q: cmd.exe ran what the request sent\n%s", s, body)

@@ -54,7 +54,7 @@ func writeScripts(t *testing.T, scripts map[string]string) string {
 	return root
 }
 
-func fetch(t *testing.T, client *http.Client, method, u, body string) (*http.Response, string) {
+func fetch(t *testing.T, client *http.Client, method, u, body string) (*reply, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
@@ -63,13 +63,7 @@ func fetch(t *testing.T, client *http.Client, method, u, body string) (*http.Res
 	if body != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return testutil.Do(t, client, req)
 }
 
 const goHeader = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n\nvar _ = time.Second\nvar _ = os.Args\n\n"

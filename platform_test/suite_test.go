@@ -35,7 +35,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childVar) != "" {
 		os.Exit(childMain())
 	}
-	os.Setenv(serverSecret, "must-not-leak")
+	if err := os.Setenv(serverSecret, "must-not-leak"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	dir, err := testutil.MkdirWorld()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -218,7 +221,7 @@ type suiteCase struct {
 	notBody    []string
 	wantHeader map[string]string // "" means the header must be absent
 	wantLog    []string
-	check      func(t *testing.T, env *suiteEnv, resp *http.Response, body string)
+	check      func(t *testing.T, env *suiteEnv, resp *reply, body string)
 }
 
 // TestBehaviour runs the suite against every executor of this platform.
@@ -262,13 +265,12 @@ func runCase(t *testing.T, env *suiteEnv, c suiteCase) {
 	for k, vs := range c.header {
 		req.Header[k] = vs
 	}
-	resp, err := env.client.Do(req)
+	httpResp, err := env.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	b, readErr := io.ReadAll(resp.Body)
-	got := string(b)
+	defer func() { _ = httpResp.Body.Close() }()
+	resp, got, readErr := testutil.ReadReply(httpResp)
 	if c.check == nil && readErr != nil {
 		t.Fatalf("reading body: %v", readErr)
 	}
@@ -314,7 +316,7 @@ func waitFor(cond func() bool) bool {
 }
 
 // rawRequest sends req exactly as written and reads one response.
-func rawRequest(t *testing.T, addr, req string) (*http.Response, string) {
+func rawRequest(t *testing.T, addr, req string) (*reply, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -330,9 +332,12 @@ func rawRequest(t *testing.T, addr, req string) (*http.Response, string) {
 		t.Fatalf("reading response to %q: %v", req, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	r, body, _ := testutil.ReadReply(resp)
+	return r, body
 }
+
+// reply is what a test keeps of a response, its body already read and closed.
+type reply = testutil.Reply
 
 // envOf parses the "env" script's output into a map.
 func envOf(body string) map[string]string {

@@ -120,7 +120,7 @@ func isPlainHeaderName(name string) bool {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+		if !isASCIIAlnum(c) && c != '-' {
 			return false
 		}
 	}
@@ -176,10 +176,15 @@ func isHostName(h string) bool {
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			if !isASCIIAlnum(c) && c != '-' && c != '_' {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// isASCIIAlnum reports whether c is an ASCII letter or digit.
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

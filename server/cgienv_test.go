@@ -443,7 +443,7 @@ func FuzzBuildEnv(f *testing.F) {
 			}
 			seen[k] = true
 			for _, c := range k {
-				if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+				if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
 					t.Fatalf("variable name %q", k)
 				}
 			}

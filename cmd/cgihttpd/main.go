@@ -395,7 +395,9 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits li
 		}
 		_ = hs.Close()
 	}
-	<-served
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("server stopped", "error", err)
+	}
 	return 0
 }
 

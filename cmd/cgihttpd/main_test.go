@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -166,15 +165,13 @@ func TestExampleSite(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
-	get := func(path string) (*http.Response, string) {
+	get := func(path string) (*testutil.Reply, string) {
 		t.Helper()
-		resp, err := client.Get(base + path)
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = resp.Body.Close() }()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return testutil.Do(t, client, req)
 	}
 	if resp, body := get("/"); resp.StatusCode != 200 || !strings.Contains(body, "cgihttpd example site") {
 		t.Errorf("index: %d %q", resp.StatusCode, body)
@@ -196,15 +193,14 @@ func TestExampleSite(t *testing.T) {
 		t.Errorf("listing: %d %q", resp.StatusCode, body)
 	}
 	form := url.Values{"name": {"<Ada>"}, "message": {"hi & bye"}}
-	post := func(path string) (*http.Response, string) {
+	post := func(path string) (*testutil.Reply, string) {
 		t.Helper()
-		resp, err := client.PostForm(base+path, form)
+		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = resp.Body.Close() }()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return testutil.Do(t, client, req)
 	}
 	if resp, b := post("/cgi-bin/form.sh"); resp.StatusCode != 200 || !strings.Contains(b, "&lt;Ada&gt;") || strings.Contains(b, "<Ada>") {
 		t.Errorf("form.sh: %d %q", resp.StatusCode, b)

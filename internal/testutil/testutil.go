@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -155,4 +156,40 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Reply is what a test keeps of a response. Do and ReadReply read the body whole and the
+// body is closed where the response was received, so no test leaves a connection open
+// (and the bodyclose linter can see it).
+type Reply struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+	Close      bool
+	Request    *http.Request
+}
+
+// Do sends req with client and returns the reply and its body; any error ends the test.
+func Do(t testing.TB, client *http.Client, req *http.Request) (*Reply, string) {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	r, body, err := ReadReply(resp)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	return r, body
+}
+
+// ReadReply reads resp's body whole; the caller closes it.
+func ReadReply(resp *http.Response) (*Reply, string, error) {
+	b, err := io.ReadAll(resp.Body)
+	r := &Reply{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Close: resp.Close, Request: resp.Request}
+	if err != nil {
+		err = fmt.Errorf("reading body: %w", err)
+	}
+	return r, string(b), err
 }
