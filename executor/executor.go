@@ -1,13 +1,28 @@
-// Package executor runs one CGI script as an operating-system process (or, for the in-process
-// executor, inside the server) and knows nothing of HTTP: the server hands it a program, its
-// arguments, environment, working directory and standard streams, and a context whose end means
-// "stop it now, with everything it started".
+// Package executor runs one CGI script and knows nothing of HTTP: the server hands it a
+// program, its arguments, environment, working directory and standard streams, and a context
+// whose end means "stop it now, with everything it started".
 //
-// NewNative returns the platform's process executor. On Unix it forks and execs the script in its
-// own process group, as an unprivileged user when the server runs as root, and kills the whole
-// group when the context ends or the script exits leaving children behind. On Windows it starts
-// the script (through the interpreter that its extension or "#!" line calls for) suspended in a
-// Job Object of its own, and terminates the job for the same reasons.
+// # Native executors
+//
+// NewNative returns the platform's process executor. On Unix it forks and execs the script in
+// its own process group (and, on Linux as root, its own cgroup), as an unprivileged user when
+// the server runs as root, and kills the whole group when the context ends or the script exits
+// leaving children behind. On Windows it starts the script (through the interpreter that its
+// extension or "#!" line calls for) suspended in a Job Object of its own, and terminates the
+// job for the same reasons. Elsewhere it returns ErrNoNative.
+//
+// # In-process executor
+//
+// NewInProcess returns an executor for Go "scripts" (package main, func main) interpreted
+// inside the server with yaegi: no process is spawned, so it works on every platform and is
+// the fastest way to answer a request with a program. It runs trusted code only: scripts
+// share the server's process and memory, though a filtered standard library, a static check
+// and a deadline keep them from reaching the server's own stdio, environment or processes.
+//
+// # Extra powers
+//
+// Optional abilities are small interfaces found by type assertion, such as Preflighter,
+// which reports whether a file can run at all before a request is committed to it.
 package executor
 
 import (

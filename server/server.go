@@ -1,13 +1,27 @@
 // Package server is cgihttpd's http.Handler: it serves a directory's files the way Python's
-// SimpleHTTPRequestHandler does and runs the CGI scripts under its CGI directories through an
-// executor.Executor, following RFC 3875 for the environment and for the script's response
-// (Status and Location are honoured; nph- scripts speak to the client directly).
+// SimpleHTTPRequestHandler does and runs the CGI scripts under its CGI directories, following
+// RFC 3875 for the environment and for the script's response (Status and Location are
+// honoured; nph- scripts speak to the client directly).
 //
-// A Server is safe for concurrent use. Embed it like any handler:
+// # Embedding
 //
-//	srv, err := server.New(server.Config{Root: "site"}, logger)
-//	if err != nil { ... }
-//	http.ListenAndServe("127.0.0.1:8000", srv)
+// A Server is safe for concurrent use and is an ordinary http.Handler: mount it in a mux,
+// wrap it in middleware, serve it with any http.Server (see the example). The zero Config
+// serves the working directory with /cgi-bin and /htbin as CGI directories; New checks the
+// Config and fails rather than serve something other than what was asked.
+//
+// # Executors
+//
+// Scripts run through an executor.Executor chosen per script by Config.ExecutorMode: by
+// default .go files run in-process (executor.NewInProcess) and everything else as a process
+// (executor.NewNative). Where the platform has no native executor, only .go scripts run.
+//
+// # Safety
+//
+// Every request path is resolved inside Config.Root, symlinks included; a script gets an
+// environment built from nothing, a deadline (Config.Timeout), a bounded request body, and
+// is stopped with everything it started when the client goes away. When the process runs as
+// root on Unix, native scripts run as nobody (executor.Config.User).
 package server
 
 import (
