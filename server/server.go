@@ -307,11 +307,11 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 const errorPage = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%d %s</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em">
+<html lang="en"><head>
+` + pageStyle + `<title>%d %s</title>
+</head><body>
 <h1>%d %s</h1>
 <p>%s</p>
+<footer>cgihttpd</footer>
 </body></html>
 `

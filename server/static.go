@@ -105,17 +105,29 @@ func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, fsPath, c
 	}
 	for _, e := range entries {
 		display, link := e.Name(), url.PathEscape(e.Name())
+		info, infoErr := e.Info()
 		switch {
 		case e.IsDir():
 			display += "/"
 			link += "/"
 		case e.Type()&os.ModeSymlink != 0:
 			display += "@"
-			if st, err := os.Stat(filepath.Join(fsPath, e.Name())); err == nil && st.IsDir() {
-				link += "/"
+			// What a link leads to is what a reader wants to know about.
+			if st, err := os.Stat(filepath.Join(fsPath, e.Name())); err == nil {
+				info, infoErr = st, nil
+				if st.IsDir() {
+					link += "/"
+				}
 			}
 		}
-		fmt.Fprintf(&b, "<li><a href=\"%s\">%s</a></li>\n", htmlEscape(link), htmlEscape(display))
+		meta := ""
+		if infoErr == nil {
+			meta = info.ModTime().UTC().Format("2006-01-02 15:04")
+			if info.Mode().IsRegular() {
+				meta = formatSize(info.Size()) + " · " + meta
+			}
+		}
+		fmt.Fprintf(&b, "<li><a href=\"%s\">%s</a><span>%s</span></li>\n", htmlEscape(link), htmlEscape(display), meta)
 	}
 	b.WriteString(listingFoot)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -126,19 +138,43 @@ func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, fsPath, c
 	}
 }
 
-const listingHead = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+// pageStyle is shared by listings and error pages: no external assets, readable from a
+// phone's width up, and dark when the reader's system is.
+const pageStyle = `<meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%s</title>
-<style>body{font-family:system-ui,sans-serif;max-width:48em;margin:1.5em auto;padding:0 1em}
-ul{list-style:none;padding:0}li{padding:.2em 0;border-bottom:1px solid #eee;overflow-wrap:anywhere}</style>
+<meta name="color-scheme" content="light dark">
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:48em;margin:1.5em auto;padding:0 1em}
+h1{font-size:1.4em;overflow-wrap:anywhere}
+ul{list-style:none;padding:0;border-top:1px solid #8884}
+li{display:flex;flex-wrap:wrap;justify-content:space-between;gap:0 1em;padding:.35em 0;border-bottom:1px solid #8884}
+li a{overflow-wrap:anywhere}
+li span,footer{color:#888;font-size:.875em;white-space:nowrap}
+</style>
+`
+
+const listingHead = `<!DOCTYPE html>
+<html lang="en"><head>
+` + pageStyle + `<title>%s</title>
 </head><body>
 <h1>%s</h1>
-<hr>
 <ul>
 `
 
-const listingFoot = "</ul>\n<hr>\n</body></html>\n"
+const listingFoot = "</ul>\n<footer>cgihttpd</footer>\n</body></html>\n"
+
+// formatSize writes n bytes the way ls -h does, in powers of 1024.
+func formatSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, unit := float64(n)/1024, 0
+	for f >= 1024 && unit < 4 {
+		f /= 1024
+		unit++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGTP"[unit])
+}
 
 func htmlEscape(s string) string { return html.EscapeString(s) }
 
