@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,9 +24,6 @@ import (
 	"github.com/cgihttpd/cgihttpd/executor"
 	"github.com/cgihttpd/cgihttpd/server"
 )
-
-// version is stamped by the release build (-ldflags "-X main.version=...").
-var version = ""
 
 // killWait bounds the wait for killed scripts' handlers at shutdown: the executor's SIGTERM
 // grace and then some.
@@ -248,16 +244,6 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -274,7 +260,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.version {
-		_, _ = fmt.Fprintf(stdout, "cgihttpd %s\n", versionString())
+		_, _ = fmt.Fprintln(stdout, currentBuild())
 		return 0
 	}
 	logger := hclog.New(&hclog.LoggerOptions{
