@@ -142,9 +142,9 @@ func (l listFlag) Set(v string) error {
 	return nil
 }
 
-// parseArgs parses flags and the optional port, which may stand before, between or after them.
-func parseArgs(args []string) (*options, error) {
-	o := &options{port: 8000}
+// defineFlags returns the command line's flags, bound to o (and --interpreter to interps).
+// usageText documents each of them; a test checks that it and the README say the same.
+func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs := flag.NewFlagSet("cgihttpd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -155,8 +155,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.Bool("cgi", false, "")
 	fs.Var(listFlag{&o.cgiDirs}, "cgi-dir", "")
 	fs.StringVar(&o.user, "user", "nobody", "")
-	var interps []string
-	fs.Var(listFlag{&interps}, "interpreter", "")
+	fs.Var(listFlag{interps}, "interpreter", "")
 	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
 	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "")
@@ -186,6 +185,14 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	return fs
+}
+
+// parseArgs parses flags and the optional port, which may stand before, between or after them.
+func parseArgs(args []string) (*options, error) {
+	o := &options{port: 8000}
+	var interps []string
+	fs := defineFlags(o, &interps)
 
 	portSeen := false
 	for {
