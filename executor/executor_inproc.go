@@ -50,6 +50,7 @@ type inProcessExecutor struct {
 
 	mu      sync.Mutex
 	scripts map[string]*scriptPool
+	closed  bool
 }
 
 var (
@@ -146,12 +147,29 @@ func path2pkg(key string) string {
 // interpreter does not run it and each request can call it.
 const entryPoint = "cgihttpdScriptMain"
 
+// An interpreter runs serveLoop once, on a goroutine of its own, for its whole life: each
+// request is one turn of the loop, handed over through runtimeName.Next. Calling main anew
+// for each request would compile the call each time (yaegi's only cancellable entry,
+// EvalWithContext, takes source), which was a fifth of a request's cost, and leave its
+// nodes in the interpreter for good.
+const (
+	reservedPrefix = "cgihttpd"
+	runtimeName    = "cgihttpdrt"
+	runtimePath    = "cgihttpd/rt"
+	serveFunc      = "cgihttpdServe"
+	serveLoop      = "\nfunc " + serveFunc + "() {\n\tfor " + runtimeName + ".Next() {\n\t\t" + entryPoint + "()\n\t}\n}\n"
+)
+
 // preparedScript is a script's source ready to load into interpreters.
 type preparedScript struct {
 	src string
 	// hasGlobals reports package-level variables: they would carry one request's state into
 	// the next, so such a script gets a fresh interpreter for every request.
 	hasGlobals bool
+	// namesStdio reports that the script names os.Stdin, os.Stdout or os.Stderr, or reads
+	// stdin through fmt.Scan*: it then gets real pipes. A script that only prints through
+	// fmt.Print*, print and log writes straight to the response, with no pipe or goroutine.
+	namesStdio bool
 }
 
 // prepareSource enforces the rules that the symbol filter cannot express, naming the rule a
@@ -176,9 +194,6 @@ func prepareSource(path string, src []byte, allowGoroutines bool) (*preparedScri
 			if d.Recv == nil && d.Name.Name == "main" {
 				mainFunc = d
 			}
-			if d.Name.Name == entryPoint {
-				return nil, fmt.Errorf("%w: the name %s is reserved", ErrRejected, entryPoint)
-			}
 		case *ast.GenDecl:
 			if d.Tok == token.VAR {
 				prep.hasGlobals = true
@@ -188,13 +203,55 @@ func prepareSource(path string, src []byte, allowGoroutines bool) (*preparedScri
 	if mainFunc == nil {
 		return nil, fmt.Errorf("%w: no func main", ErrRejected)
 	}
+	var reserved *ast.Ident
+	ast.Inspect(f, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && reserved == nil && strings.HasPrefix(id.Name, reservedPrefix) {
+			reserved = id
+		}
+		return reserved == nil
+	})
+	if reserved != nil {
+		return nil, fmt.Errorf("%w: %s: names starting with %s are reserved", ErrRejected, fset.Position(reserved.Pos()), reservedPrefix)
+	}
 	mainFunc.Name.Name = entryPoint
+	prep.namesStdio = namesStdio(f)
+	f.Decls = append([]ast.Decl{&ast.GenDecl{Tok: token.IMPORT, Specs: []ast.Spec{&ast.ImportSpec{
+		Name: ast.NewIdent(runtimeName), Path: &ast.BasicLit{Kind: token.STRING, Value: strconv.Quote(runtimePath)}}}}}, f.Decls...)
 	var b strings.Builder
 	if err := printer.Fprint(&b, fset, f); err != nil {
 		return nil, fmt.Errorf("%w: print source: %w", ErrRejected, err)
 	}
+	b.WriteString(serveLoop)
 	prep.src = b.String()
 	return prep, nil
+}
+
+// namesStdio reports whether f can reach the process's standard streams other than through
+// the print functions that the interpreter binds to the run: by naming os.Stdin, os.Stdout
+// or os.Stderr, by fmt.Scan, Scanf or Scanln, or through os or fmt imported under another
+// name (or dot-imported), which this check does not follow.
+func namesStdio(f *ast.File) bool {
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if (p == "os" || p == "fmt") && imp.Name != nil && imp.Name.Name != p {
+			return true
+		}
+	}
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok || found {
+			return !found
+		}
+		if x, ok := sel.X.(*ast.Ident); ok {
+			switch x.Name + "." + sel.Sel.Name {
+			case "os.Stdin", "os.Stdout", "os.Stderr", "fmt.Scan", "fmt.Scanf", "fmt.Scanln":
+				found = true
+			}
+		}
+		return true
+	})
+	return found
 }
 
 // checkRules walks the syntax tree for what in-process scripts may not do.
@@ -253,6 +310,7 @@ type scriptPool struct {
 	script  *preparedScript
 	idle    chan *instance // ready interpreters
 	slots   chan struct{}  // one token per interpreter that exists
+	stale   bool           // replaced by a newer version, or the executor closed; under e.mu
 }
 
 // stdinGrace is how long the copy of a request body may go on after the script returned
@@ -262,36 +320,54 @@ const stdinGrace = 500 * time.Millisecond
 // exitCode is what the script's os.Exit panics with.
 type exitCode int
 
-// instance is one interpreter with the script compiled into it, and the per-run slots its
-// rebound symbols read.
+// instance is one interpreter with the script compiled into it, its serve loop, and the
+// per-run slots its rebound symbols read.
 type instance struct {
 	interp *interp.Interpreter
 	slot   *runSlot
 	runs   int
+	// start hands the loop its next run; closing it ends the loop.
+	start chan struct{}
+	// done reports each run: nil when main returned, else how the loop ended (a panic, an
+	// exit, a cancellation). When the loop ends it also sends once (nil when start closed).
+	done chan error
+	// stopLoop cancels the loop's EvalWithContext, which stops the script where it is.
+	stopLoop context.CancelFunc
+	// dead is closed when the instance is thrown away, so that a loop that outlives it never
+	// blocks handing over.
+	dead     chan struct{}
+	loopDone chan struct{} // closed when the loop's goroutine has returned
+	retired  sync.Once
+	inRun    bool // the loop is in a run; only the loop's goroutine uses it
 }
 
-// maxRuns retires an interpreter after this many requests: each run compiles its call into
-// the interpreter, which keeps a few KiB of it (file set, nodes) for good. Measured with
-// bench/soak.sh: 10000 let a 60 s soak end at 212 MiB RSS, 1000 at 145 MiB.
-const maxRuns = 1000
+// maxRuns retires an interpreter after this many requests, so that whatever a script's
+// runs leave behind in it (caches, interned strings) is bounded.
+const maxRuns = 10000
 
 // runSlot is what the script's os.Stdin/Stdout/Stderr, environment and time.Sleep refer to
 // during one run. Only the goroutine that runs the script reads it, and only between runs is
 // it written.
 type runSlot struct {
+	// stdin, stdout and stderr are what os.Stdin, os.Stdout and os.Stderr are: pipes, or the
+	// null device for a script that does not name them.
 	stdin          *os.File
 	stdout, stderr *os.File
-	env            map[string]string
-	ctx            context.Context
-	stderrLog      *log.Logger
-	exiting        bool // set by os.Exit: yaegi's report of the unwinding panic is not news
+	// in, out and errw are where fmt.Print*, print, log and fmt.Scan* go: the pipes above, or
+	// the request's own streams.
+	in        io.Reader
+	out, errw io.Writer
+	env       map[string]string
+	ctx       context.Context
+	stderrLog *log.Logger
+	exiting   bool // set by os.Exit: yaegi's report of the unwinding panic is not news
 }
 
 // slotWriter and slotReader let fmt.Print*, println and fmt.Scan*, bound once at compile time,
-// reach the current run's pipes.
-type slotWriter struct{ f **os.File }
+// reach the current run's streams.
+type slotWriter struct{ w *io.Writer }
 
-func (w slotWriter) Write(p []byte) (int, error) { return (*w.f).Write(p) }
+func (w slotWriter) Write(p []byte) (int, error) { return (*w.w).Write(p) }
 
 // exitQuietWriter is the interpreter's own stderr (yaegi's panic reports, log.Print): after
 // os.Exit it drops what yaegi says about the panic that carries the exit.
@@ -301,12 +377,12 @@ func (w exitQuietWriter) Write(p []byte) (int, error) {
 	if w.s.exiting {
 		return len(p), nil
 	}
-	return w.s.stderr.Write(p)
+	return w.s.errw.Write(p)
 }
 
-type slotReader struct{ f **os.File }
+type slotReader struct{ r *io.Reader }
 
-func (r slotReader) Read(p []byte) (int, error) { return (*r.f).Read(p) }
+func (r slotReader) Read(p []byte) (int, error) { return (*r.r).Read(p) }
 
 // placeholderFile is bound as os.Stdin/Stdout/Stderr between runs: yaegi needs a non-nil
 // *os.File when the symbols are registered. It is opened once and never closed.
@@ -318,15 +394,19 @@ var placeholderFile = sync.OnceValue(func() *os.File {
 	return f
 })
 
-// newInstance makes an interpreter and loads the script into it: declarations and package
-// initialization run, the script's main does not. ctx bounds the loading.
+// newInstance makes an interpreter, loads the script into it (declarations and package
+// initialization run, the script's main does not; ctx bounds the loading) and starts its
+// serve loop, which waits for the first run.
 func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (*instance, error) {
 	null := placeholderFile()
-	slot := &runSlot{stdin: null, stdout: null, stderr: null, env: map[string]string{}, ctx: context.Background()}
-	slot.stderrLog = log.New(slotWriter{&slot.stderr}, "", log.LstdFlags)
+	slot := &runSlot{env: map[string]string{}, ctx: context.Background()}
+	slot.bindFiles(null, null, null)
+	slot.stderrLog = log.New(slotWriter{&slot.errw}, "", log.LstdFlags)
+	inst := &instance{slot: slot, start: make(chan struct{}), done: make(chan error, 1),
+		dead: make(chan struct{}), loopDone: make(chan struct{})}
 	i := interp.New(interp.Options{
-		Stdin:  slotReader{&slot.stdin},
-		Stdout: slotWriter{&slot.stdout},
+		Stdin:  slotReader{&slot.in},
+		Stdout: slotWriter{&slot.out},
 		Stderr: exitQuietWriter{slot},
 		Args:   []string{path},
 	})
@@ -335,6 +415,9 @@ func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (
 	}
 	if err := i.Use(slot.overrides()); err != nil {
 		return nil, fmt.Errorf("bind per-run symbols: %w", err)
+	}
+	if err := i.Use(interp.Exports{runtimePath + "/rt": {"Next": reflect.ValueOf(inst.next)}}); err != nil {
+		return nil, fmt.Errorf("bind the serve loop: %w", err)
 	}
 	// EvalWithContext, unlike Compile, recovers yaegi's own panics on syntax it does not
 	// support (range over an int, say), and stops endless package initialization.
@@ -345,7 +428,52 @@ func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (
 		}
 		return nil, fmt.Errorf("%w: does not compile: %w", ErrRejected, err)
 	}
-	return &instance{interp: i, slot: slot}, nil
+	inst.interp = i
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	inst.stopLoop = stopLoop
+	go func() {
+		defer close(inst.loopDone)
+		_, err := i.EvalWithContext(loopCtx, serveFunc+"()")
+		select {
+		case inst.done <- err:
+		case <-inst.dead:
+		}
+	}()
+	return inst, nil
+}
+
+// next is the serve loop's runtimeName.Next, called on the loop's goroutine: it reports the
+// run that just ended, then waits for the next one; false ends the loop.
+func (inst *instance) next() bool {
+	if inst.inRun {
+		inst.inRun = false
+		select {
+		case inst.done <- nil:
+		case <-inst.dead:
+			return false
+		}
+	}
+	select {
+	case _, ok := <-inst.start:
+		inst.inRun = ok
+		return ok
+	case <-inst.dead:
+		return false
+	}
+}
+
+// retire ends the instance's loop, stopping a script that still runs. It does not wait.
+func (inst *instance) retire() {
+	inst.retired.Do(func() {
+		close(inst.dead)
+		inst.stopLoop()
+	})
+}
+
+// bindFiles points both the script's os.Std* and its print functions at these files.
+func (s *runSlot) bindFiles(stdin, stdout, stderr *os.File) {
+	s.stdin, s.stdout, s.stderr = stdin, stdout, stderr
+	s.in, s.out, s.errw = stdin, stdout, stderr
 }
 
 // overrides rebinds the symbols that must see this run rather than the server: stdio,
@@ -408,8 +536,11 @@ func (e *inProcessExecutor) pool(path string) (*scriptPool, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	e.mu.Lock()
-	p := e.scripts[path]
+	p, closed := e.scripts[path], e.closed
 	e.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("%w: the in-process executor is closed", ErrStart)
+	}
 	if p != nil && p.size == info.Size() && p.modTime.Equal(info.ModTime()) {
 		return p, nil
 	}
@@ -424,6 +555,9 @@ func (e *inProcessExecutor) pool(path string) (*scriptPool, error) {
 	p = &scriptPool{size: info.Size(), modTime: info.ModTime(), script: prep,
 		idle: make(chan *instance, e.cfg.MaxInterpreters), slots: make(chan struct{}, e.cfg.MaxInterpreters)}
 	e.mu.Lock()
+	if old := e.scripts[path]; old != nil {
+		old.retireIdle() // the old version's loops end in the background
+	}
 	e.scripts[path] = p
 	e.mu.Unlock()
 	e.logger.Debug("script loaded", "script", path, "size", info.Size())
@@ -444,14 +578,56 @@ func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}
-	reusable, err := e.runInstance(ctx, inst, inv)
+	reusable, err := e.runInstance(ctx, inst, inv, p.script.namesStdio)
 	inst.runs++
-	if reusable && !p.script.hasGlobals && inst.runs < maxRuns {
-		p.idle <- inst // never blocks: idle has room for every interpreter
-	} else {
-		<-p.slots
-	}
+	e.release(p, inst, reusable && !p.script.hasGlobals && inst.runs < maxRuns)
 	return err
+}
+
+// release puts inst back in its pool, or retires it when it must not serve again or its
+// pool or the executor is closing.
+func (e *inProcessExecutor) release(p *scriptPool, inst *instance, reusable bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if reusable && !p.stale && !e.closed {
+		p.idle <- inst // never blocks: idle has room for every interpreter
+		return
+	}
+	inst.retire()
+	<-p.slots
+}
+
+// Close retires every idle interpreter and waits for their loops to end; interpreters
+// still serving a request retire when it ends. Run fails after Close.
+func (e *inProcessExecutor) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	var loops []chan struct{}
+	for _, p := range e.scripts {
+		loops = append(loops, p.retireIdle()...)
+	}
+	e.mu.Unlock()
+	for _, done := range loops {
+		<-done // an idle loop waits in next, which returns at once
+	}
+	return nil
+}
+
+// retireIdle marks p as replaced and retires its idle interpreters; e.mu is held. It returns
+// their loops' done channels.
+func (p *scriptPool) retireIdle() []chan struct{} {
+	p.stale = true
+	var loops []chan struct{}
+	for {
+		select {
+		case inst := <-p.idle:
+			inst.retire()
+			<-p.slots
+			loops = append(loops, inst.loopDone)
+		default:
+			return loops
+		}
+	}
 }
 
 // acquire returns a ready interpreter of p, making one while there are fewer than the limit,
@@ -481,17 +657,19 @@ func (e *inProcessExecutor) acquire(ctx context.Context, p *scriptPool, path str
 
 // runInstance runs the compiled script once and reports whether the interpreter may serve
 // another request.
-func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv *Invocation) (reusable bool, err error) {
+func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv *Invocation, namesStdio bool) (reusable bool, err error) {
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-
-	p, err := newPipes(inv, placeholderFile())
+	slot := inst.slot
+	var streams runStreams
+	if namesStdio {
+		streams, err = newPipedStreams(slot, inv, stop)
+	} else {
+		streams = newDirectStreams(slot, inv, stop)
+	}
 	if err != nil {
 		return true, fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
-	defer p.closeAll()
-	slot := inst.slot
-	slot.stdin, slot.stdout, slot.stderr = p.childStdin, p.childStdout, p.childStderr
 	slot.ctx = runCtx
 	slot.exiting = false
 	clear(slot.env)
@@ -501,24 +679,16 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 		}
 	}
 
-	outputDone, writeErr := p.copyStopping(inv, stop)
-
-	// EvalWithContext stops a runaway script at the deadline; ExecuteWithContext would too,
-	// but in yaegi v0.16.1 it then races with its own goroutine on its results.
-	_, runErr := inst.interp.EvalWithContext(runCtx, entryPoint+"()")
+	runErr := inst.run(runCtx)
 	cancelled := runCtx.Err() != nil
-
-	// The script is done (or abandoned): end its output and input.
-	p.closeChildEnds()
+	writeErr := streams.finish()
 	null := placeholderFile()
-	slot.stdin, slot.stdout, slot.stderr = null, null, null
-	<-outputDone
-	p.finishStdin(inv, stdinGrace)
+	slot.bindFiles(null, null, null)
 
 	var panicked interp.Panic
 	switch {
-	case writeErr() != nil:
-		return false, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr())
+	case writeErr != nil:
+		return false, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr)
 	case cancelled && ctx.Err() != nil:
 		return false, fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	case runErr == nil:
@@ -535,6 +705,129 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 	default:
 		return false, fmt.Errorf("run %s: %w", inv.Path, runErr)
 	}
+}
+
+// run hands the loop one run and waits for it. When ctx ends first the loop is stopped
+// (yaegi stops the script where it is) and the instance must be retired.
+func (inst *instance) run(ctx context.Context) error {
+	select {
+	case inst.start <- struct{}{}:
+	case err := <-inst.done: // the loop ended while idle, which it should not
+		return fmt.Errorf("interpreter loop ended: %w", err)
+	}
+	select {
+	case err := <-inst.done:
+		return err
+	case <-ctx.Done():
+		inst.stopLoop()
+		loopErr := <-inst.done // EvalWithContext returns at once when stopped
+		return fmt.Errorf("%w (interpreter stopped: %w)", context.Cause(ctx), loopErr)
+	}
+}
+
+// runStreams connects one run's standard streams to the request. finish is called once the
+// script has returned (or been abandoned): it ends the streams, waits until nothing of the
+// run writes to the request any more, and reports a failed write of the output.
+type runStreams interface {
+	finish() error
+}
+
+// pipedStreams give the script real pipes, copied to and from the request by goroutines.
+type pipedStreams struct {
+	p        *pipes
+	inv      *Invocation
+	done     <-chan struct{}
+	writeErr func() error
+}
+
+func newPipedStreams(slot *runSlot, inv *Invocation, stop context.CancelCauseFunc) (*pipedStreams, error) {
+	p, err := newPipes(inv, placeholderFile())
+	if err != nil {
+		return nil, err
+	}
+	slot.bindFiles(p.childStdin, p.childStdout, p.childStderr)
+	done, writeErr := p.copyStopping(inv, stop)
+	return &pipedStreams{p: p, inv: inv, done: done, writeErr: writeErr}, nil
+}
+
+func (s *pipedStreams) finish() error {
+	s.p.closeChildEnds()
+	<-s.done
+	s.p.finishStdin(s.inv, stdinGrace)
+	s.p.closeAll()
+	return s.writeErr()
+}
+
+// directStreams serve a script that never names os.Std* or reads stdin: what it prints goes
+// to the request's writers on its own goroutine, and its stdin is empty (the server deals
+// with an unread body).
+type directStreams struct {
+	out, errw *runWriter
+}
+
+func newDirectStreams(slot *runSlot, inv *Invocation, stop context.CancelCauseFunc) *directStreams {
+	null := placeholderFile()
+	slot.stdin, slot.stdout, slot.stderr = null, null, null
+	d := &directStreams{
+		out:  newRunWriter(inv.Stdout, func(err error) { stop(fmt.Errorf("write output: %w", err)) }),
+		errw: newRunWriter(inv.Stderr, nil),
+	}
+	slot.in, slot.out, slot.errw = eofReader{}, d.out, d.errw
+	return d
+}
+
+func (d *directStreams) finish() error {
+	_ = d.errw.close()
+	return d.out.close()
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// runWriter is one run's output written straight to the request's writer, on the script's
+// goroutine. After close it refuses writes, so a script abandoned at its deadline cannot
+// touch the response once Run has returned; close waits for a write in progress.
+type runWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+	err    error
+	onErr  func(error)
+}
+
+func newRunWriter(w io.Writer, onErr func(error)) *runWriter {
+	if w == nil {
+		w = io.Discard
+	}
+	return &runWriter{w: w, onErr: onErr}
+}
+
+func (r *runWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return 0, os.ErrClosed
+	case r.err != nil:
+		return 0, r.err
+	}
+	n, err := r.w.Write(p)
+	if err != nil {
+		r.err = err
+		if r.onErr != nil {
+			r.onErr(err)
+		}
+	}
+	return n, err
+}
+
+// close refuses what comes after and reports a failed write.
+func (r *runWriter) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	return r.err
 }
 
 // logScriptPanic writes the panic to the script's stderr, as a crashing Go program would.

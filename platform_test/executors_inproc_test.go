@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,8 +18,11 @@ func inProcessFactory() executorFactory {
 	return executorFactory{
 		name: "inproc",
 		mode: "inproc",
-		new: func(*testing.T) executor.Executor {
-			return executor.NewInProcess(executor.InProcessConfig{}, nil)
+		new: func(t *testing.T) executor.Executor {
+			e := executor.NewInProcess(executor.InProcessConfig{}, nil)
+			// Each interpreter keeps a goroutine for its serve loop until closed.
+			t.Cleanup(func() { _ = e.(io.Closer).Close() })
+			return e
 		},
 		ext: ".go",
 		install: func(t *testing.T, path string) {

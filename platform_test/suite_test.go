@@ -137,6 +137,7 @@ func startServer(t *testing.T, f executorFactory, mutate func(*server.Config)) *
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		ts.Close()
+		_ = srv.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}

@@ -111,6 +111,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	cw.wd = newWatchdog(cancelCause, min(s.cfg.HeaderTimeout, s.cfg.Timeout), s.cfg.IdleTimeout)
 	inv.Stdout = cw
 	runErr := exec.Run(ctx, inv)
+	cw.stopFlushing()
 	cw.wd.stop()
 	stderr.close()
 	timedOut := errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, errHeaderTimeout) || errors.Is(runErr, errIdleTimeout)

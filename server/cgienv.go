@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -67,50 +67,70 @@ func (s *Server) buildEnv(cr cgiRequest) []string {
 		env["CONTENT_TYPE"] = ct
 	}
 
-	for name, values := range headerVars(r, s.cfg.PassAuth) {
-		env[name] = values
-	}
+	addHeaderVars(env, r, s.cfg.PassAuth)
 
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
-// headerVars maps request headers to HTTP_* variables (DESIGN.md §2).
-func headerVars(r *http.Request, passAuth bool) map[string]string {
-	vars := make(map[string]string, len(r.Header)+1)
+// addHeaderVars maps request headers to HTTP_* variables in env (DESIGN.md §2). It runs for
+// every CGI request, so each name costs one allocation.
+func addHeaderVars(env map[string]string, r *http.Request, passAuth bool) {
 	if r.Host != "" {
-		vars["HTTP_HOST"] = r.Host
+		env["HTTP_HOST"] = r.Host
 	}
 	for name, values := range r.Header {
 		if !isPlainHeaderName(name) {
 			continue // "X_Foo" must never overwrite X-Foo's HTTP_X_FOO
 		}
-		switch strings.ToLower(name) {
-		case "content-type", "content-length", "host":
+		key := headerVarName(name)
+		sep := ", "
+		switch key {
+		case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_HOST":
 			continue // CONTENT_TYPE / CONTENT_LENGTH / HTTP_HOST say it
-		case "proxy":
+		case "HTTP_PROXY":
 			continue // httpoxy: HTTP_PROXY would steer the script's own HTTP clients
-		case "authorization", "proxy-authorization":
+		case "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION":
 			if !passAuth { // credentials are the server's business unless the operator says otherwise
 				continue
 			}
-		}
-		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-		sep := ", "
-		if strings.EqualFold(name, "cookie") {
+		case "HTTP_COOKIE":
 			sep = "; "
 		}
-		joined := strings.Join(values, sep)
-		if prev, ok := vars[key]; ok { // two spellings of one name ("x-a" and "X-A")
+		if len(values) == 0 {
+			continue
+		}
+		joined := values[0]
+		if len(values) > 1 {
+			joined = strings.Join(values, sep)
+		}
+		if prev, ok := env[key]; ok { // two spellings of one name ("x-a" and "X-A")
 			joined = prev + sep + joined
 		}
-		vars[key] = joined
+		env[key] = joined
 	}
-	return vars
+}
+
+// headerVarName is "HTTP_" and name upper-cased with '-' as '_'; name is a plain header name.
+func headerVarName(name string) string {
+	var b strings.Builder
+	b.Grow(len("HTTP_") + len(name))
+	b.WriteString("HTTP_")
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // isPlainHeaderName reports whether name holds only letters, digits and '-'.

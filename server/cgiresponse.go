@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // maxHeaderBlock bounds a script's header block (DESIGN.md §4).
@@ -176,14 +178,30 @@ type cgiResponseWriter struct {
 	wroteBody  int64
 	headerSent bool
 	wd         *watchdog // nil: no header or idle clock
+
+	// Writes come from the script's output copy; flushes also from flushTimer.
+	mu           sync.Mutex
+	flushTimer   *time.Timer
+	flushPending bool
+	flushErr     error
+	stopped      bool // the script is done: the handler owns w again
 }
+
+// flushDelay is how long output waits before it is flushed to the client: a script that
+// finishes sooner (most do) is answered in one write, with a Content-Length; a streaming
+// one is seen at most this late.
+const flushDelay = 2 * time.Millisecond
 
 func newCGIResponseWriter(w http.ResponseWriter, head bool) *cgiResponseWriter {
 	return &cgiResponseWriter{w: w, rc: http.NewResponseController(w), discard: head}
 }
 
 func (c *cgiResponseWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch {
+	case c.flushErr != nil:
+		return 0, c.flushErr
 	case c.err != nil:
 		return 0, c.err
 	case c.redirect != "":
@@ -218,14 +236,50 @@ func (c *cgiResponseWriter) Write(p []byte) (int, error) {
 	}
 	c.sendHeader()
 	if len(rest) > 0 && !c.discard {
-		if err := c.writeBody(rest); err != nil { // its flush sends the header too
+		if err := c.writeBody(rest); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
 	// The client should see the status as soon as the script decided it, not with the body.
-	_ = c.rc.Flush()
+	c.scheduleFlush()
 	return len(p), nil
+}
+
+// scheduleFlush arranges a flush flushDelay from now unless one is already due. c.mu is held.
+func (c *cgiResponseWriter) scheduleFlush() {
+	if c.flushPending || c.stopped {
+		return
+	}
+	c.flushPending = true
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(flushDelay, c.timedFlush)
+	} else {
+		c.flushTimer.Reset(flushDelay)
+	}
+}
+
+func (c *cgiResponseWriter) timedFlush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushPending = false
+	if c.stopped {
+		return
+	}
+	if err := c.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		c.flushErr = err // the next write fails with it, which stops the script
+	}
+}
+
+// stopFlushing is called once the script is done, before the handler writes anything else:
+// no timed flush runs after it returns.
+func (c *cgiResponseWriter) stopFlushing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
 }
 
 // sendHeader writes the status line and headers: Status if given, else 302 with a Location,
@@ -271,9 +325,7 @@ func (c *cgiResponseWriter) writeBody(p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
+	c.scheduleFlush()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var parseCGIHeaderTests = []struct {
@@ -360,11 +361,27 @@ func TestCGIResponseWriter(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", name, got, want)
 				}
 			}
-			if tc.body != "" && !rec.Flushed {
+			// A script still running must not hold its output back: it is flushed soon after
+			// it was written, without more output or the script's end.
+			if tc.body != "" && !eventuallyFlushed(cw, rec) {
 				t.Error("body was not flushed")
 			}
+			cw.stopFlushing()
 		})
 	}
+}
+
+// eventuallyFlushed waits up to 5s for the timed flush of cw to reach rec.
+func eventuallyFlushed(cw *cgiResponseWriter, rec *httptest.ResponseRecorder) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		cw.mu.Lock()
+		flushed := rec.Flushed
+		cw.mu.Unlock()
+		if flushed {
+			return true
+		}
+	}
+	return false
 }
 
 // validToken reports whether s is an RFC 9110 token.
@@ -407,6 +424,7 @@ type responseOutcome struct {
 
 func outcome(chunks [][]byte, head bool) responseOutcome {
 	rec, cw, err := feed(chunks, head)
+	cw.stopFlushing() // as the handler does once the script ends; rec is then ours alone
 	o := responseOutcome{sent: cw.headerSent, redirect: cw.redirect, code: rec.Code, header: rec.Header(), body: rec.Body.String()}
 	if err != nil {
 		o.writeErr = err.Error()

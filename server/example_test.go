@@ -43,6 +43,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer func() { _ = site.Close() }() // after ts.Close: ends the in-process interpreters
 	mux := http.NewServeMux()
 	mux.Handle("/site/", http.StripPrefix("/site", site))
 	mux.HandleFunc("/api/ping", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "pong\n") })

@@ -27,6 +27,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -102,12 +103,14 @@ type Server struct {
 	cgiDirs  []string
 	native   executor.Executor // nil where the platform has none
 	inproc   executor.Executor // nil in "native" mode
-	extraEnv map[string]string
-	logger   hclog.Logger
-	access   hclog.Logger
-	reqID    atomic.Uint64
-	slots    chan struct{} // one token per running script
-	count    counters
+	// ownsInproc: New made inproc, so Close closes it.
+	ownsInproc bool
+	extraEnv   map[string]string
+	logger     hclog.Logger
+	access     hclog.Logger
+	reqID      atomic.Uint64
+	slots      chan struct{} // one token per running script
+	count      counters
 }
 
 // New checks cfg and returns a Server. A nil logger discards logs.
@@ -203,9 +206,22 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		s.inproc = cfg.InProcess
 		if s.inproc == nil {
 			s.inproc = executor.NewInProcess(executor.InProcessConfig{}, logger)
+			s.ownsInproc = true
 		}
 	}
 	return s, nil
+}
+
+// Close releases what New started: the interpreters of the in-process executor it made
+// (executors passed in Config are the caller's to close). Call it once the http.Server
+// serving s has shut down; a request still running finishes first.
+func (s *Server) Close() error {
+	if c, ok := s.inproc.(io.Closer); ok && s.ownsInproc {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("close the in-process executor: %w", err)
+		}
+	}
+	return nil
 }
 
 // nativeExecutor returns configured, or else the platform's native executor, or nil where

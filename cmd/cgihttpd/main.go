@@ -334,7 +334,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(ln, srv, o.grace, o.limits, logger, stdout)
+	code := serve(ln, srv, o.grace, o.limits, logger, stdout)
+	if c, ok := inproc.(io.Closer); ok {
+		_ = c.Close()
+	}
+	return code
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
