@@ -77,6 +77,7 @@ func BenchmarkInProcessHello(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = srv.Close() })
 	benchHandler(b, srv, "/cgi-bin/hello.go")
 }
 
@@ -102,6 +103,15 @@ func BenchmarkCompiledHello(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchHandler(b, srv, "/cgi-bin/hello")
+}
+
+// BenchmarkPlainHandler answers like helloGo from a compiled http.HandlerFunc: the ceiling
+// for anything served by net/http on this machine, in-process scripts included.
+func BenchmarkPlainHandler(b *testing.B) {
+	benchHandler(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "hello\n")
+	}), "/hello")
 }
 
 // benchHandler measures h serving path through a real HTTP server on loopback. The client
