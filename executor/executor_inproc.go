@@ -40,9 +40,12 @@ type InProcessConfig struct {
 // interpreters that have already compiled it; one interpreter serves one request at a time,
 // and one that panicked or timed out is thrown away.
 //
-// The script's stdio are real pipes bound through per-interpreter variables, so that
-// fmt.Print*, os.Stdout.Write and templates executed into os.Stdout all reach the response,
-// and nothing reaches the server's own stdio. Its environment is a per-request map.
+// The script's stdio are bound through per-interpreter variables, so that nothing reaches
+// the server's own stdio: a script that names os.Stdin, os.Stdout or os.Stderr gets real
+// pipes (os.Stdout.Write and templates executed into os.Stdout reach the response); one that
+// only prints (fmt.Print*, print, log) writes to the response directly. Its environment is
+// a per-request map. Each interpreter runs the script's main in a loop on a goroutine of its
+// own, one turn per request, until it is retired or the executor is closed.
 type inProcessExecutor struct {
 	cfg     InProcessConfig
 	logger  hclog.Logger
