@@ -685,8 +685,13 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 	runErr := inst.run(runCtx)
 	cancelled := runCtx.Err() != nil
 	writeErr := streams.finish()
-	null := placeholderFile()
-	slot.bindFiles(null, null, null)
+	if !cancelled {
+		// The loop waits in next: nothing reads the slot until the next run. A stopped
+		// script may still be unwinding on its goroutine; its instance is thrown away and
+		// its writes fail on the closed streams.
+		null := placeholderFile()
+		slot.bindFiles(null, null, null)
+	}
 
 	var panicked interp.Panic
 	switch {

@@ -99,6 +99,10 @@ func TestInProcessHostileScripts(t *testing.T) {
 		{"no main", "package main\n\nfunc notmain() {}\n", 500, "no func main"},
 		{"range over int", main(`for i := range 10 { fmt.Println(i) }`), 500, "does not compile"},
 		{"100 MiB of output", main(`fmt.Print("Content-Type: application/octet-stream\n\n"); b := make([]byte, 1<<20); for i := 0; i < 100; i++ { os.Stdout.Write(b) }`), 200, ""},
+		// Scripts that never name os.Stdout print straight to the response, without a pipe.
+		{"10 MiB printed", main(`fmt.Print("Content-Type: application/octet-stream\n\n"); b := string(make([]byte, 1<<20)); for i := 0; i < 10; i++ { fmt.Print(b) }`), 200, ""},
+		{"endless printing", main(`fmt.Print("Content-Type: text/plain\n\n"); for { fmt.Print("x") }`), 200, "script stopped during its body"},
+		{"reserved name", main(`cgihttpdServe := 1; _ = cgihttpdServe`), 500, "names starting with cgihttpd are reserved"},
 	}
 	scripts := map[string]string{"ok.go": main(`fmt.Print("Content-Type: text/plain\n\nstill here\n")`)}
 	for i, c := range cases {
@@ -124,8 +128,8 @@ func TestInProcessHostileScripts(t *testing.T) {
 			if resp.StatusCode != c.status {
 				t.Errorf("status = %d, want %d", resp.StatusCode, c.status)
 			}
-			if c.name == "100 MiB of output" && n != 100<<20 {
-				t.Errorf("body = %d bytes, want 100 MiB", n)
+			if want := map[string]int64{"100 MiB of output": 100 << 20, "10 MiB printed": 10 << 20}[c.name]; want != 0 && n != want {
+				t.Errorf("body = %d bytes, want %d", n, want)
 			}
 			if c.log != "" && !waitFor(func() bool { return strings.Contains(logs.String(), c.log) }) {
 				t.Errorf("log lacks %q", c.log)

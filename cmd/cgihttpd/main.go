@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -276,6 +277,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Output:     stderr,
 		JSONFormat: o.logJSON,
 	})
+	// Libraries that use the standard logger (yaegi reports some compile failures that
+	// way) write through ours, never bare to stderr.
+	log.SetFlags(0)
+	log.SetOutput(logger.Named("lib").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}))
 	if o.directory == "" {
 		o.directory = "."
 	}
