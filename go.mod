@@ -3,10 +3,13 @@ module github.com/cgihttpd/cgihttpd
 go 1.26.0
 
 require (
+	github.com/hashicorp/go-hclog v1.6.3
+	github.com/traefik/yaegi v0.16.1
+	golang.org/x/sys v0.50.0
+)
+
+require (
 	github.com/fatih/color v1.13.0 // indirect
-	github.com/hashicorp/go-hclog v1.6.3 // indirect
 	github.com/mattn/go-colorable v0.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.14 // indirect
-	github.com/traefik/yaegi v0.16.1 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
