@@ -114,6 +114,39 @@ func BenchmarkPlainHandler(b *testing.B) {
 	}), "/hello")
 }
 
+// BenchmarkStatic4K serves a 4 KiB file through the whole cgihttpd server (hot-file cache).
+func BenchmarkStatic4K(b *testing.B) {
+	root := static4K(b)
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHandler(b, srv, "/4k.bin")
+}
+
+// BenchmarkFileServer4K serves the same file with Go's http.FileServer.
+func BenchmarkFileServer4K(b *testing.B) {
+	benchHandler(b, http.FileServer(http.Dir(static4K(b))), "/4k.bin")
+}
+
+// BenchmarkPlain4K writes the same 4 KiB from memory: the ceiling on net/http.
+func BenchmarkPlain4K(b *testing.B) {
+	body := make([]byte, 4096)
+	benchHandler(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(body)
+	}), "/4k.bin")
+}
+
+func static4K(b *testing.B) string {
+	b.Helper()
+	root := b.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "4k.bin"), make([]byte, 4096), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return root
+}
+
 // benchHandler measures h serving path through a real HTTP server on loopback. The client
 // is a lean keep-alive loop (one connection per concurrent client, a fixed request): the
 // server's cost is what is measured, not net/http's client machinery.

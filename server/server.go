@@ -100,6 +100,7 @@ type Server struct {
 	cfg      Config
 	root     string // absolute document root
 	realRoot string // root with symlinks resolved: what confinement is checked against
+	files    *fileCache
 	cgiDirs  []string
 	native   executor.Executor // nil where the platform has none
 	inproc   executor.Executor // nil in "native" mode
@@ -164,6 +165,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		cfg:      cfg,
 		root:     root,
 		realRoot: realRoot,
+		files:    newFileCache(),
 		logger:   logger.Named("server"),
 		access:   logger.Named("access"),
 		extraEnv: make(map[string]string),

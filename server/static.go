@@ -28,6 +28,12 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean strin
 	}
 	fsPath := filepath.Join(s.root, filepath.FromSlash(clean))
 	info, err := os.Stat(fsPath)
+	if err == nil && info.Mode().IsRegular() && !strings.HasSuffix(clean, "/") {
+		if cached := s.files.get(fsPath, info); cached != nil {
+			cached.serve(w, r)
+			return
+		}
+	}
 	if err != nil || !insideRoot(s.realRoot, fsPath) {
 		writeError(w, http.StatusNotFound, "File not found")
 		return
@@ -68,6 +74,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, fsPath string
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
 		writeError(w, http.StatusNotFound, "File not found")
+		return
+	}
+	if cached := s.files.put(fsPath, f, info); cached != nil {
+		cached.serve(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", contentType(fsPath))
