@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +24,7 @@ const childVar = "CGIHTTPD_TEST_CHILD"
 var childModes = map[string]func() int{
 	"env":            childEnv,
 	"echo":           childEcho,
+	"echo-late":      childEchoLate,
 	"ids":            childIDs,
 	"status":         func() int { return say("Status: 418 I'm a teapot\nContent-Type: text/plain\n\nteapot\n") },
 	"lowerstatus":    func() int { return say("status: 201 Created\ncontent-type: text/plain\n\ncreated\n") },
@@ -149,6 +152,25 @@ func childEcho() int {
 	}
 	return say(fmt.Sprintf("Content-Type: text/plain\n\nCONTENT_LENGTH=%s read=%d\n%s",
 		os.Getenv("CONTENT_LENGTH"), len(body), body))
+}
+
+// childEchoLate answers its headers at once, reads all but the last 100 KiB of its body,
+// waits, then reads the rest: the server must not have thrown that rest away meanwhile
+// (net/http does so to a handler that writes its response before it reads the body,
+// unless full duplex is on).
+func childEchoLate() int {
+	say("Content-Type: text/plain\n\n")
+	n, _ := strconv.Atoi(os.Getenv("CONTENT_LENGTH"))
+	first, err := io.ReadAll(io.LimitReader(os.Stdin, int64(max(n-100<<10, 0))))
+	if err != nil {
+		return 1
+	}
+	time.Sleep(100 * time.Millisecond)
+	rest, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return 1
+	}
+	return say(fmt.Sprintf("read=%d sum=%x\n", len(first)+len(rest), sha256.Sum256(append(first, rest...))))
 }
 
 // identity is what the "ids" script reports.

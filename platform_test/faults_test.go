@@ -2,6 +2,9 @@ package platform_test
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -50,6 +53,28 @@ func TestGigabyteIsStreamed(t *testing.T) {
 	}
 	if resp, _ := getPath(t, env, "/cgi-bin/status"+f.ext); resp.StatusCode != 418 {
 		t.Errorf("server after the fault: %d", resp.StatusCode)
+	}
+}
+
+// TestBodyReadAfterHeaders: a script that answers its headers first and reads its body
+// after gets all of it, however late.
+func TestBodyReadAfterHeaders(t *testing.T) {
+	testutil.CheckLeaks(t)
+	f := nativeOrSkip(t)
+	env := startServer(t, f, nil)
+	body := make([]byte, 1<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	want := fmt.Sprintf("read=%d sum=%x\n", len(body), sha256.Sum256(body))
+	for range 5 {
+		req, err := http.NewRequest(http.MethodPost, env.url+"/cgi-bin/echo-late"+f.ext, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, got := testutil.Do(t, env.client, req); resp.StatusCode != 200 || got != want {
+			t.Fatalf("%d %q, want %q", resp.StatusCode, got, want)
+		}
 	}
 }
 

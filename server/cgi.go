@@ -71,6 +71,13 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	// trickling it in holds no slot.
 	stdin, bodyLength, cleanup, err := s.requestBody(w, r, nph)
 	defer cleanup()
+	if err == nil && stdin != nil {
+		// A script may answer before it reads its body. Without this, net/http would throw
+		// away what is left of the body (up to 256 KiB) when the response header goes out.
+		if ferr := http.NewResponseController(w).EnableFullDuplex(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+			log.Debug("full duplex not available", "error", ferr)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			log.Warn("request body too large", "limit", s.cfg.MaxBodyBytes)
