@@ -114,7 +114,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		stderr.close()
 		return
 	}
-	cw := newCGIResponseWriter(w, r.Method == http.MethodHead)
+	cw := newCGIResponseWriter(w, r.Method == http.MethodHead, s.cfg.FlushDelay)
 	cw.wd = newWatchdog(cancelCause, min(s.cfg.HeaderTimeout, s.cfg.Timeout), s.cfg.IdleTimeout)
 	inv.Stdout = cw
 	runErr := exec.Run(ctx, inv)

@@ -185,15 +185,18 @@ type cgiResponseWriter struct {
 	flushPending bool
 	flushErr     error
 	stopped      bool // the script is done: the handler owns w again
+	flushDelay   time.Duration
 }
 
-// flushDelay is how long output waits before it is flushed to the client: a script that
-// finishes sooner (most do) is answered in one write, with a Content-Length; a streaming
-// one is seen at most this late.
-const flushDelay = 2 * time.Millisecond
+// defaultFlushDelay is how long output waits before it is flushed to the client: a script
+// that finishes sooner (most do) is answered in one write, with a Content-Length; a
+// streaming one is seen at most this late.
+const defaultFlushDelay = 2 * time.Millisecond
 
-func newCGIResponseWriter(w http.ResponseWriter, head bool) *cgiResponseWriter {
-	return &cgiResponseWriter{w: w, rc: http.NewResponseController(w), discard: head}
+// newCGIResponseWriter makes the writer for one script's output; a negative flushDelay
+// flushes every write at once.
+func newCGIResponseWriter(w http.ResponseWriter, head bool, flushDelay time.Duration) *cgiResponseWriter {
+	return &cgiResponseWriter{w: w, rc: http.NewResponseController(w), discard: head, flushDelay: flushDelay}
 }
 
 func (c *cgiResponseWriter) Write(p []byte) (int, error) {
@@ -251,11 +254,17 @@ func (c *cgiResponseWriter) scheduleFlush() {
 	if c.flushPending || c.stopped {
 		return
 	}
+	if c.flushDelay < 0 {
+		if err := c.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			c.flushErr = err
+		}
+		return
+	}
 	c.flushPending = true
 	if c.flushTimer == nil {
-		c.flushTimer = time.AfterFunc(flushDelay, c.timedFlush)
+		c.flushTimer = time.AfterFunc(c.flushDelay, c.timedFlush)
 	} else {
-		c.flushTimer.Reset(flushDelay)
+		c.flushTimer.Reset(c.flushDelay)
 	}
 }
 

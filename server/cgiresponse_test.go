@@ -112,7 +112,7 @@ func TestParseCGIHeader(t *testing.T) {
 // the executor's copy does, and returns the recorder, the writer, and that error.
 func feed(chunks [][]byte, head bool) (*httptest.ResponseRecorder, *cgiResponseWriter, error) {
 	rec := httptest.NewRecorder()
-	cw := newCGIResponseWriter(rec, head)
+	cw := newCGIResponseWriter(rec, head, defaultFlushDelay)
 	for _, p := range chunks {
 		n, err := cw.Write(p)
 		if err != nil {

@@ -76,6 +76,10 @@ type Config struct {
 	// 0 means 30s. IdleTimeout, if set, cuts a response whose body output stalls that long.
 	HeaderTimeout time.Duration
 	IdleTimeout   time.Duration
+	// FlushDelay is how long a script's output may wait to be joined by more before it is
+	// flushed to the client; 0 means 2ms, negative means every write at once (always
+	// chunked). A script that ends within it is answered with a Content-Length.
+	FlushDelay time.Duration
 	// RejectFunctionEnv answers 400 to a request whose header value starts with "() {".
 	RejectFunctionEnv bool
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
@@ -127,6 +131,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
+	}
+	if cfg.FlushDelay == 0 {
+		cfg.FlushDelay = defaultFlushDelay
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBody
