@@ -3,12 +3,14 @@
 package executor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,6 +24,10 @@ import (
 // cgroup.kill: that reaches children that left the process group with setsid, which a
 // process-group kill does not. A memory limit is set there when the memory controller is
 // delegated to the group.
+//
+// Making and removing a group costs more server CPU than anything else in a short run, so a
+// group that its run left empty is kept for a later run instead; one that needed killing is
+// removed, never reused.
 type cgroups struct {
 	parent   string // our directory in the cgroup v2 hierarchy; "" when only v1 memory is used
 	memory   bool   // memory.max can be set in run groups
@@ -29,13 +35,28 @@ type cgroups struct {
 	memLimit uint64
 	next     atomic.Uint64
 	logger   hclog.Logger
+
+	mu     sync.Mutex
+	idle   []*cgroupV2Run // emptied run groups, ready for the next runs
+	closed bool           // after close, ended groups are removed
 }
 
-// cgroupRun is one script run's group.
+// maxIdleGroups bounds the kept groups; more than that were only needed at a peak.
+const maxIdleGroups = 64
+
+// cgroupRun is one script run's groups.
 type cgroupRun struct {
-	dir   string // "" when there is no v2 group
-	fd    int
-	v1Dir string // the run's v1 memory group, which the shim joins before exec
+	v2    *cgroupV2Run // nil when there is no v2 group
+	v1Dir string       // the run's v1 memory group, which the shim joins before exec
+}
+
+// cgroupV2Run is a run group in the v2 hierarchy, with the descriptors a run needs: the
+// directory to clone into and cgroup.events to see whether the run left it empty.
+type cgroupV2Run struct {
+	owner  *cgroups
+	dir    string
+	fd     int
+	events int
 }
 
 // cgroupV2Roots are where a cgroup v2 hierarchy is mounted: pure v2, then the hybrid layout.
@@ -79,6 +100,7 @@ func newCgroupsV2(memLimit uint64, logger hclog.Logger) *cgroups {
 			return nil
 		}
 		c := &cgroups{parent: parent, memLimit: memLimit, logger: logger}
+		c.removeStale()
 		if memLimit > 0 && strings.Contains(" "+string(controllers)+" ", " memory ") {
 			// Delegate memory from the root to us, and from us to the run groups.
 			_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory"), 0)
@@ -95,17 +117,22 @@ func (c *cgroups) start(uid int) *cgroupRun {
 	if c == nil {
 		return nil
 	}
-	name := fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1))
-	run := &cgroupRun{fd: -1}
+	run := &cgroupRun{}
 	if c.v1Memory != "" {
-		run.v1Dir = c.startV1(name, uid)
+		run.v1Dir = c.startV1(c.runName(), uid)
 	}
 	if c.parent == "" {
 		return run
 	}
-	dir := filepath.Join(c.parent, name)
+	if run.v2 = c.takeIdle(); run.v2 != nil {
+		return run
+	}
+	dir := filepath.Join(c.parent, c.runName())
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		c.logger.Debug("cannot create a run cgroup", "dir", dir, "error", err)
+		if run.v1Dir != "" {
+			killAndRemove(run.v1Dir)
+		}
 		return nil
 	}
 	if c.memory {
@@ -120,8 +147,77 @@ func (c *cgroups) start(uid int) *cgroupRun {
 		_ = os.Remove(dir)
 		return run
 	}
-	run.dir, run.fd = dir, fd
+	events, err := unix.Open(filepath.Join(dir, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		events = -1 // the group is then never reused
+	}
+	run.v2 = &cgroupV2Run{owner: c, dir: dir, fd: fd, events: events}
 	return run
+}
+
+// runName names a new run group; the pid lets a later server remove what a dead one left.
+func (c *cgroups) runName() string {
+	return fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1))
+}
+
+func (c *cgroups) takeIdle() *cgroupV2Run {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.idle)
+	if n == 0 {
+		return nil
+	}
+	g := c.idle[n-1]
+	c.idle = c.idle[:n-1]
+	return g
+}
+
+// putIdle keeps g for a later run, or removes it when enough are kept or c is closed.
+func (c *cgroups) putIdle(g *cgroupV2Run) {
+	c.mu.Lock()
+	keep := !c.closed && len(c.idle) < maxIdleGroups
+	if keep {
+		c.idle = append(c.idle, g)
+	}
+	c.mu.Unlock()
+	if !keep {
+		g.remove()
+	}
+}
+
+// close removes the kept groups; groups of runs still going are removed when they end.
+func (c *cgroups) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	idle := c.idle
+	c.idle, c.closed = nil, true
+	c.mu.Unlock()
+	for _, g := range idle {
+		g.remove()
+	}
+}
+
+// removeStale removes the empty run groups that servers no longer running left behind (a
+// crash, or a kill -9, skips close). Groups of live servers, and populated ones, stay.
+func (c *cgroups) removeStale() {
+	if c == nil || c.parent == "" {
+		return
+	}
+	entries, err := os.ReadDir(c.parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		var pid, n int
+		if _, err := fmt.Sscanf(e.Name(), "run-%d-%d", &pid, &n); err != nil || !e.IsDir() {
+			continue
+		}
+		if pid != os.Getpid() && unix.Kill(pid, 0) == unix.ESRCH {
+			_ = os.Remove(filepath.Join(c.parent, e.Name())) // fails, harmlessly, while populated
+		}
+	}
 }
 
 // startV1 makes the run's v1 memory group, writable for uid so that the shim, running as
@@ -155,28 +251,58 @@ func (r *cgroupRun) shimProcs() string {
 
 // apply makes the process start inside the run's group.
 func (r *cgroupRun) apply(sys *syscall.SysProcAttr) {
-	if r != nil && r.dir != "" {
+	if r != nil && r.v2 != nil {
 		sys.UseCgroupFD = true
-		sys.CgroupFD = r.fd
+		sys.CgroupFD = r.v2.fd
 	}
 }
 
-// end kills whatever is left in the group and removes it.
+// end kills whatever is left in the run's groups. A v2 group left empty is kept for reuse;
+// the others are removed.
 func (r *cgroupRun) end() {
 	if r == nil {
 		return
 	}
-	if r.dir != "" {
-		_ = unix.Close(r.fd)
-		if err := os.WriteFile(filepath.Join(r.dir, "cgroup.kill"), []byte("1"), 0); err != nil {
-			killMembers(r.dir) // before Linux 5.14 there is no cgroup.kill
+	if g := r.v2; g != nil {
+		if g.populated() {
+			if err := os.WriteFile(filepath.Join(g.dir, "cgroup.kill"), []byte("1"), 0); err != nil {
+				killMembers(g.dir) // before Linux 5.14 there is no cgroup.kill
+			}
+			g.remove()
+		} else {
+			g.owner.putIdle(g)
 		}
-		removeGroup(r.dir)
 	}
 	if r.v1Dir != "" {
-		killMembers(r.v1Dir)
-		removeGroup(r.v1Dir)
+		killAndRemove(r.v1Dir)
 	}
+}
+
+// populated reports whether any process is in the group; true when that cannot be read.
+func (g *cgroupV2Run) populated() bool {
+	if g.events < 0 {
+		return true
+	}
+	var buf [128]byte
+	n, err := unix.Pread(g.events, buf[:], 0)
+	if err != nil {
+		return true
+	}
+	return !bytes.Contains(buf[:n], []byte("populated 0"))
+}
+
+// remove closes the group's descriptors and removes it once its killed processes have left.
+func (g *cgroupV2Run) remove() {
+	_ = unix.Close(g.fd)
+	if g.events >= 0 {
+		_ = unix.Close(g.events)
+	}
+	removeGroup(g.dir)
+}
+
+func killAndRemove(dir string) {
+	killMembers(dir)
+	removeGroup(dir)
 }
 
 func killMembers(dir string) {

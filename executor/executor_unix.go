@@ -5,6 +5,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -28,6 +29,7 @@ type unixExecutor struct {
 var (
 	_ Executor    = (*unixExecutor)(nil)
 	_ Preflighter = (*unixExecutor)(nil)
+	_ io.Closer   = (*unixExecutor)(nil)
 )
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
@@ -84,6 +86,13 @@ func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) 
 }
 
 func (e *unixExecutor) Name() string { return "unix" }
+
+// Close removes the run cgroups kept for reuse. Runs still going clean up after themselves
+// when they end, and later runs make and remove their own.
+func (e *unixExecutor) Close() error {
+	e.groups.close()
+	return nil
+}
 
 // CanRun requires some execute permission bit, or an interpreter mapped to the file's
 // extension that can be found; the kernel has the final word at exec time.

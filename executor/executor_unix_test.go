@@ -91,6 +91,14 @@ func childMain(mode string) int {
 			return 1
 		}
 		fmt.Println(gc.Process.Pid)
+	case "cgroup":
+		// Our cgroup v2 path, relative to the hierarchy's root.
+		b, _ := os.ReadFile("/proc/self/cgroup")
+		for _, line := range strings.Split(string(b), "\n") {
+			if path, ok := strings.CutPrefix(line, "0::"); ok {
+				fmt.Println(path)
+			}
+		}
 	case "spin":
 		// Burn CPU until the CPU-time limit stops us (SA5002 is the point here).
 		for { //nolint:staticcheck
@@ -126,6 +134,7 @@ func newExecutor(t *testing.T) executor.Executor {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.CloseAtEnd(t, e)
 	return e
 }
 
@@ -273,6 +282,7 @@ func TestLimitsThroughShim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.CloseAtEnd(t, e)
 	t.Run("cpu", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -313,20 +323,73 @@ func TestSetsidEscapeeDiesWithCgroup(t *testing.T) {
 }
 
 // cgroupV2Writable reports whether this test can expect per-run cgroups.
-func cgroupV2Writable() bool {
+func cgroupV2Writable() bool { return cgroupV2Root() != "" }
+
+// cgroupV2Root is where the writable cgroup v2 hierarchy is mounted; "" when there is none.
+func cgroupV2Root() string {
 	if os.Geteuid() != 0 {
-		return false
+		return ""
 	}
 	for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
 		if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
 			dir, err := os.MkdirTemp(root, "cgihttpd-probe-")
 			if err == nil {
 				_ = os.Remove(dir)
-				return true
+				return root
 			}
 		}
 	}
-	return false
+	return ""
+}
+
+// TestRunCgroupReuse: a run group its script left empty serves the next run; one that had
+// to be killed is removed, not reused; Close removes the kept ones.
+func TestRunCgroupReuse(t *testing.T) {
+	root := cgroupV2Root()
+	if root == "" {
+		t.Skip("needs root and a writable cgroup v2 hierarchy")
+	}
+	testutil.CheckLeaks(t)
+	e, err := executor.NewNative(executor.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func() string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := e.Run(context.Background(), invocation("cgroup", &out, nil)); err != nil {
+			t.Fatal(err)
+		}
+		path := strings.TrimSpace(out.String())
+		if !strings.Contains(path, "/cgihttpd/run-") {
+			t.Fatalf("script ran in cgroup %q, not a run group", path)
+		}
+		return filepath.Join(root, path)
+	}
+	first := group()
+	if second := group(); second != first {
+		t.Errorf("second run in %s, want the emptied %s again", second, first)
+	}
+	var out bytes.Buffer
+	if err := e.Run(context.Background(), invocation("setsid", &out, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if pid, _ := strconv.Atoi(strings.TrimSpace(out.String())); pid == 0 || !testutil.WaitDead(pid) {
+		t.Errorf("setsid grandchild %q outlived its script", out.String())
+	}
+	if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the group the escapee was killed in is still there (stat: %v)", err)
+	}
+	third := group()
+	if third == first {
+		t.Errorf("a killed group was reused: %s", third)
+	}
+	if err := e.(io.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(third); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("kept group %s still there after Close (stat: %v)", third, err)
+	}
 }
 
 func TestMemoryLimit(t *testing.T) {
@@ -335,6 +398,7 @@ func TestMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.CloseAtEnd(t, e)
 	if !memoryCgroupUsable() {
 		t.Skip("needs root and a cgroup memory controller (v2 delegated, or v1): without one, scripts run without a memory limit and the server warns")
 	}

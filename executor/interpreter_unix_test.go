@@ -32,6 +32,7 @@ func TestInterpreterMapOnUnix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.CloseAtEnd(t, e)
 	pf := e.(executor.Preflighter)
 	info, err := os.Stat(script)
 	if err != nil {

@@ -49,6 +49,7 @@ func BenchmarkShellCGI(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	testutil.CloseAtEnd(b, exec)
 	srv, err := server.New(server.Config{Root: root, Executor: exec}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -61,6 +62,33 @@ func BenchmarkShellCGI(b *testing.B) {
 func BenchmarkNetHTTPCGI(b *testing.B) {
 	_, script := benchSite(b)
 	benchHandler(b, &cgi.Handler{Path: script, Root: "/cgi-bin/hello.sh", Dir: filepath.Dir(script)}, "/cgi-bin/hello.sh")
+}
+
+// BenchmarkSpawnShell is the spawn ceiling: os/exec of the same script in a loop, reading
+// its output, with no HTTP and no privilege drop. No CGI server can beat it.
+func BenchmarkSpawnShell(b *testing.B) {
+	_, script := benchSite(b)
+	spawn := func(b *testing.B) {
+		out, err := exec.Command(script).Output()
+		if err != nil || len(out) == 0 {
+			b.Fatalf("spawn: %v (%d bytes)", err, len(out))
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			spawn(b)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+	b.Run("parallel16", func(b *testing.B) {
+		b.SetParallelism(16 / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				spawn(b)
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
 }
 
 // BenchmarkInProcessHello runs helloGo inside the server (no process).
@@ -102,6 +130,7 @@ func BenchmarkCompiledHello(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	testutil.CloseAtEnd(b, srv)
 	benchHandler(b, srv, "/cgi-bin/hello")
 }
 
@@ -121,6 +150,7 @@ func BenchmarkStatic4K(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	testutil.CloseAtEnd(b, srv)
 	benchHandler(b, srv, "/4k.bin")
 }
 

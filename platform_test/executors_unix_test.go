@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cgihttpd/cgihttpd/executor"
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
 const exeSuffix = ""
@@ -35,6 +36,7 @@ func nativeFactories() []executorFactory {
 			if err != nil {
 				t.Fatal(err)
 			}
+			testutil.CloseAtEnd(t, e)
 			return e
 		},
 		caps:    caps,

@@ -108,14 +108,14 @@ type Server struct {
 	cgiDirs  []string
 	native   executor.Executor // nil where the platform has none
 	inproc   executor.Executor // nil in "native" mode
-	// ownsInproc: New made inproc, so Close closes it.
-	ownsInproc bool
-	extraEnv   map[string]string
-	logger     hclog.Logger
-	access     hclog.Logger
-	reqID      atomic.Uint64
-	slots      chan struct{} // one token per running script
-	count      counters
+	// ownsNative, ownsInproc: New made that executor, so Close closes it.
+	ownsNative, ownsInproc bool
+	extraEnv               map[string]string
+	logger                 hclog.Logger
+	access                 hclog.Logger
+	reqID                  atomic.Uint64
+	slots                  chan struct{} // one token per running script
+	count                  counters
 }
 
 // New checks cfg and returns a Server. A nil logger discards logs.
@@ -207,6 +207,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		if s.native, err = nativeExecutor(cfg.Executor, logger); err != nil {
 			return nil, err
 		}
+		s.ownsNative = cfg.Executor == nil
 		if s.native == nil {
 			s.logger.Warn("no native executor on this platform: only in-process .go scripts can run")
 		}
@@ -221,16 +222,22 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Close releases what New started: the interpreters of the in-process executor it made
-// (executors passed in Config are the caller's to close). Call it once the http.Server
-// serving s has shut down; a request still running finishes first.
+// Close releases what New started in the executors it made: the in-process interpreters
+// and the kept run cgroups (executors passed in Config are the caller's to close). Call it
+// once the http.Server serving s has shut down; a request still running finishes first.
 func (s *Server) Close() error {
-	if c, ok := s.inproc.(io.Closer); ok && s.ownsInproc {
+	var errs []error
+	if c, ok := s.native.(io.Closer); ok && s.ownsNative {
 		if err := c.Close(); err != nil {
-			return fmt.Errorf("close the in-process executor: %w", err)
+			errs = append(errs, fmt.Errorf("close the native executor: %w", err))
 		}
 	}
-	return nil
+	if c, ok := s.inproc.(io.Closer); ok && s.ownsInproc {
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the in-process executor: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // nativeExecutor returns configured, or else the platform's native executor, or nil where

@@ -296,9 +296,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 2
 	}
+	defer closeExecutor(exec, logger)
 	var inproc executor.Executor
 	if o.execMode != "native" {
 		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine}, logger)
+		defer closeExecutor(inproc, logger)
 	}
 	srv, err := server.New(server.Config{
 		Root:         o.directory,
@@ -339,11 +341,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	code := serve(ln, srv, o.grace, o.limits, logger, stdout)
-	if c, ok := inproc.(io.Closer); ok {
-		_ = c.Close()
+	return serve(ln, srv, o.grace, o.limits, logger, stdout)
+}
+
+// closeExecutor releases what an executor keeps between runs (interpreters, cgroups).
+func closeExecutor(e executor.Executor, logger hclog.Logger) {
+	if c, ok := e.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			logger.Warn("closing the executor", "executor", e.Name(), "error", err)
+		}
 	}
-	return code
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running

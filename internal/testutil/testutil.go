@@ -98,6 +98,19 @@ func CheckLeaks(tb testing.TB) {
 	})
 }
 
+// CloseAtEnd closes v when the test ends, if it is an io.Closer (an executor that keeps
+// interpreters or cgroups between runs, a server that made one).
+func CloseAtEnd(tb testing.TB, v any) {
+	tb.Helper()
+	if c, ok := v.(io.Closer); ok {
+		tb.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				tb.Errorf("close %T: %v", v, err)
+			}
+		})
+	}
+}
+
 // spoolFiles counts the server's request-body spool files in the temp directory.
 func spoolFiles() int {
 	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "cgihttpd-body-*"))
