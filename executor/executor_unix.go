@@ -119,7 +119,11 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
-	p, err := newPipes(inv, nil)
+	null, err := devNull()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+	}
+	p, err := newPipes(inv, null)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

@@ -24,10 +24,10 @@ type pipes struct {
 func newPipes(inv *Invocation, null *os.File) (*pipes, error) {
 	p := &pipes{stdinDone: make(chan struct{})}
 	var err error
-	if p.stdoutR, p.childStdout, err = os.Pipe(); err != nil {
+	if p.stdoutR, p.childStdout, err = childPipe(false); err != nil {
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
-	if p.stderrR, p.childStderr, err = os.Pipe(); err != nil {
+	if p.stderrR, p.childStderr, err = childPipe(false); err != nil {
 		p.closeAll()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
@@ -37,7 +37,7 @@ func newPipes(inv *Invocation, null *os.File) (*pipes, error) {
 	case inv.Stdin == nil:
 		p.childStdin, err = os.Open(os.DevNull)
 	default:
-		p.childStdin, p.stdinW, err = os.Pipe()
+		p.stdinW, p.childStdin, err = childPipe(true)
 	}
 	if err != nil {
 		p.closeAll()
