@@ -121,3 +121,45 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 	}
 	return info
 }
+
+// TestHotFileBehindNewCGIAlias: a directory whose file was hot is replaced by a symlink to
+// the CGI directory. The path now names a script, another file, and is refused as an alias
+// of the CGI directory: the cache does not answer for what it never checked.
+func TestHotFileBehindNewCGIAlias(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("making symlinks needs a privilege on Windows")
+	}
+	root := t.TempDir()
+	for name, body := range map[string]string{"docs/x.sh": "the manual\n", "cgi-bin/x.sh": "#!/bin/sh\nsecret source\n"} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := New(Config{Root: root, Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/docs/x.sh", nil))
+		return rec
+	}
+	for range 2 {
+		if rec := get(); rec.Code != 200 || rec.Body.String() != "the manual\n" {
+			t.Fatalf("before: %d %q", rec.Code, rec.Body)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(root, "docs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("cgi-bin", filepath.Join(root, "docs")); err != nil {
+		t.Fatal(err)
+	}
+	if rec := get(); rec.Code != http.StatusNotFound {
+		t.Errorf("through the new alias: %d %q", rec.Code, rec.Body)
+	}
+}

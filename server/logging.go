@@ -47,6 +47,9 @@ func noteRaw(w http.ResponseWriter, status int, n int64) {
 // logAccess writes one Common Log Format line. The CLF record is the message itself, so that
 // plain-text logs read like any web server's access log.
 func (s *Server) logAccess(r *http.Request, l *logResponseWriter, id uint64, start time.Time, aborted bool) {
+	if !s.access.IsInfo() {
+		return // the line is not built when nobody reads it
+	}
 	host, _ := splitAddr(r.RemoteAddr)
 	status := "-"
 	if l.status != 0 {

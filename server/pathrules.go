@@ -6,22 +6,6 @@ import (
 	"strings"
 )
 
-// pathProblem returns why the collapsed request path clean must not be served, or "" when it
-// may: the platform's own path rules (Windows has some), and, everywhere, a static path that
-// reaches a CGI directory under another name (a case-insensitive file system, an 8.3 short
-// name, a symlink), where serving a script as a file would reveal its source.
-func (s *Server) pathProblem(clean string) string {
-	if reason := platformPathProblem(clean); reason != "" {
-		return reason
-	}
-	if cgiPrefix(clean, s.cgiDirs) == "" {
-		if dir := cgiDirAlias(s.root, clean, s.cgiDirs); dir != "" {
-			return "another name for the CGI directory " + dir
-		}
-	}
-	return ""
-}
-
 // windowsPathProblem returns why Windows would read the collapsed URL path clean as another
 // file than its letters say (DESIGN.md §1.6), or "" when it would not:
 //   - '\' is a separator there, which collapsePath did not treat as one;
@@ -77,7 +61,8 @@ func isDeviceDigit(s string) bool {
 }
 
 // cgiDirAlias returns the CGI directory that the static request path clean passes through on
-// disk under another spelling, or "" when it passes through none. A file system that ignores
+// disk under another spelling, or "" when it passes through none: serving a script as a
+// file there would reveal its source. Platform rules (platformPathProblem) come first. A file system that ignores
 // case (Windows, macOS: /CGI-BIN/x.bat) or knows 8.3 short names (/CGI-BI~1/x.bat), or a
 // symlink, gives a CGI directory more than one name. Directories are compared by identity
 // (os.SameFile), so every alias is caught, including ones this code does not know about.

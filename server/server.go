@@ -312,17 +312,28 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		writeError(w, http.StatusBadRequest, "Bad request path")
 		return
 	}
-	if reason := s.pathProblem(clean); reason != "" {
+	refuse := func(reason string) {
 		// 404, as on a platform where such a name is just a file that does not exist.
 		s.logger.Warn("request path refused", "req_id", id, "path", clean, "reason", reason)
 		writeError(w, http.StatusNotFound, "File not found")
+	}
+	if reason := platformPathProblem(clean); reason != "" {
+		refuse(reason)
 		return
 	}
 	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
 		s.serveCGI(w, r, clean, dir, id, hops)
 		return
 	}
-	s.serveStatic(w, r, clean, id)
+	target := s.staticTarget(clean)
+	if s.serveHot(w, r, target) {
+		return
+	}
+	if dir := cgiDirAlias(s.root, clean, s.cgiDirs); dir != "" {
+		refuse("another name for the CGI directory " + dir)
+		return
+	}
+	s.serveStatic(w, r, target, id)
 }
 
 // writeError sends a small HTML error page, like Python's send_error.

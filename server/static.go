@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"html"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,9 +14,41 @@ import (
 	"strings"
 )
 
+// staticFile is a static request path with what is on disk there.
+type staticFile struct {
+	clean, fsPath string
+	info          fs.FileInfo // nil when nothing can be found there
+}
+
+func (s *Server) staticTarget(clean string) staticFile {
+	t := staticFile{clean: clean, fsPath: filepath.Join(s.root, filepath.FromSlash(clean))}
+	if info, err := os.Stat(t.fsPath); err == nil {
+		t.info = info
+	}
+	return t
+}
+
+// serveHot answers a GET or HEAD of a file in the hot-file cache and reports whether it did.
+// An entry exists only for a path that passed every check (confinement, CGI directory
+// aliases) when it was cached, and is used only while the stat shows the very same file,
+// size and mtime: serving it again reveals nothing that was not served then. So a hit skips
+// those checks, which stat every directory on the way.
+func (s *Server) serveHot(w http.ResponseWriter, r *http.Request, t staticFile) bool {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || t.info == nil ||
+		!t.info.Mode().IsRegular() || strings.HasSuffix(t.clean, "/") {
+		return false
+	}
+	cached := s.files.get(t.fsPath, t.info)
+	if cached == nil {
+		return false
+	}
+	cached.serve(w, r)
+	return true
+}
+
 // serveStatic serves a file or a directory the way Python's SimpleHTTPRequestHandler does,
 // with http.ServeContent for conditional requests, Range and HEAD.
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean string, id uint64) {
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFile, id uint64) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
@@ -26,15 +59,8 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean strin
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	fsPath := filepath.Join(s.root, filepath.FromSlash(clean))
-	info, err := os.Stat(fsPath)
-	if err == nil && info.Mode().IsRegular() && !strings.HasSuffix(clean, "/") {
-		if cached := s.files.get(fsPath, info); cached != nil {
-			cached.serve(w, r)
-			return
-		}
-	}
-	if err != nil || !insideRoot(s.realRoot, fsPath) {
+	clean, fsPath, info := t.clean, t.fsPath, t.info
+	if info == nil || !insideRoot(s.realRoot, fsPath) {
 		writeError(w, http.StatusNotFound, "File not found")
 		return
 	}
