@@ -749,7 +749,7 @@ type pipedStreams struct {
 }
 
 func newPipedStreams(slot *runSlot, inv *Invocation, stop context.CancelCauseFunc) (*pipedStreams, error) {
-	p, err := newPipes(inv, placeholderFile())
+	p, err := newPipes(inv, nullFiles{in: placeholderFile()})
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
-	p, err := newPipes(inv, null)
+	p, err := newPipes(inv, nullFiles{in: null, out: null})
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

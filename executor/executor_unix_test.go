@@ -114,6 +114,12 @@ func childMain(mode string) int {
 			opened++
 		}
 		fmt.Println(opened)
+	case "stderr-flood":
+		// 4 MiB to stderr, far more than a pipe holds, then an answer.
+		if _, err := os.Stderr.Write(bytes.Repeat([]byte("e"), 4<<20)); err != nil {
+			return 1
+		}
+		fmt.Println("done")
 	case "flood":
 		chunk := bytes.Repeat([]byte("x"), 64<<10)
 		for {
@@ -319,6 +325,19 @@ func TestSetsidEscapeeDiesWithCgroup(t *testing.T) {
 	pid, _ := strconv.Atoi(strings.TrimSpace(out.String()))
 	if pid == 0 || !testutil.WaitDead(pid) {
 		t.Errorf("setsid grandchild %d outlived its script", pid)
+	}
+}
+
+// TestDiscardedStderr: with no Stderr writer the script's stderr goes nowhere, and a script
+// that writes much there still finishes.
+func TestDiscardedStderr(t *testing.T) {
+	testutil.CheckLeaks(t)
+	var out bytes.Buffer
+	if err := newExecutor(t).Run(context.Background(), invocation("stderr-flood", &out, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "done\n" {
+		t.Errorf("stdout %q", out.String())
 	}
 }
 

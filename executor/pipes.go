@@ -15,25 +15,31 @@ type pipes struct {
 	childStdin, childStdout, childStderr *os.File
 	stdinW, stdoutR, stderrR             *os.File // parent ends; stdinW nil when not copied
 	stdinDone                            chan struct{}
-	sharedStdin                          bool // childStdin is not ours to close
+	sharedStdin, sharedStderr            bool // childStdin, childStderr are not ours to close
 	closeOnce                            sync.Once
 }
 
-// newPipes makes the pipes for inv. Without stdin the script reads from null, if given
-// (shared and never closed here), or else from a fresh handle on the null device.
-func newPipes(inv *Invocation, null *os.File) (*pipes, error) {
+// nullFiles are shared handles on the null device that a run may use instead of a stream
+// (never closed here): in for a script without stdin, out (writable) for a script whose
+// stderr is discarded. Without them, a fresh handle or a pipe is made.
+type nullFiles struct{ in, out *os.File }
+
+// newPipes makes the pipes for inv.
+func newPipes(inv *Invocation, null nullFiles) (*pipes, error) {
 	p := &pipes{stdinDone: make(chan struct{})}
 	var err error
 	if p.stdoutR, p.childStdout, err = childPipe(false); err != nil {
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
-	if p.stderrR, p.childStderr, err = childPipe(false); err != nil {
+	if inv.Stderr == nil && null.out != nil {
+		p.childStderr, p.sharedStderr = null.out, true
+	} else if p.stderrR, p.childStderr, err = childPipe(false); err != nil {
 		p.closeAll()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	switch {
-	case inv.Stdin == nil && null != nil:
-		p.childStdin, p.sharedStdin = null, true
+	case inv.Stdin == nil && null.in != nil:
+		p.childStdin, p.sharedStdin = null.in, true
 	case inv.Stdin == nil:
 		p.childStdin, err = os.Open(os.DevNull)
 	default:
@@ -50,6 +56,9 @@ func (p *pipes) closeChildEnds() {
 	if p.sharedStdin {
 		p.childStdin = nil
 	}
+	if p.sharedStderr {
+		p.childStderr = nil
+	}
 	for _, f := range []*os.File{p.childStdin, p.childStdout, p.childStderr} {
 		if f != nil {
 			_ = f.Close()
@@ -59,7 +68,9 @@ func (p *pipes) closeChildEnds() {
 
 func (p *pipes) closeParentOutputs() {
 	_ = p.stdoutR.Close()
-	_ = p.stderrR.Close()
+	if p.stderrR != nil {
+		_ = p.stderrR.Close()
+	}
 }
 
 func (p *pipes) closeAll() {
@@ -76,6 +87,19 @@ func (p *pipes) closeAll() {
 // startCopies copies stdin in and stdout/stderr out; the returned channel closes when both
 // outputs reached EOF (or their read ends were closed).
 func (p *pipes) startCopies(inv *Invocation, onWriteErr func(error)) <-chan struct{} {
+	stderrDone := p.startSideCopies(inv)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		copyOutput(inv.Stdout, p.stdoutR, onWriteErr)
+		<-stderrDone
+	}()
+	return done
+}
+
+// startSideCopies copies stdin in and stderr out, each on a goroutine of its own; the
+// returned channel closes when stderr reached EOF (or its read end was closed).
+func (p *pipes) startSideCopies(inv *Invocation) <-chan struct{} {
 	if p.stdinW != nil {
 		go func() {
 			defer close(p.stdinDone)
@@ -87,20 +111,14 @@ func (p *pipes) startCopies(inv *Invocation, onWriteErr func(error)) <-chan stru
 	} else {
 		close(p.stdinDone)
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		copyOutput(inv.Stdout, p.stdoutR, onWriteErr)
-	}()
-	go func() {
-		defer wg.Done()
-		copyOutput(inv.Stderr, p.stderrR, func(error) {})
-	}()
 	done := make(chan struct{})
-	go func() {
-		wg.Wait()
+	if p.stderrR == nil { // discarded at the source
 		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		copyOutput(inv.Stderr, p.stderrR, func(error) {})
 	}()
 	return done
 }

@@ -23,12 +23,67 @@ type processTree struct {
 // supervise is the part of Run that every process executor shares, from the moment proc has
 // started with p's child ends: it copies the streams, waits for proc, stops the tree when
 // runCtx ends first (stop ends it on an output write failure), gives processes that still
-// hold the script's stdout after it exited grace to finish, then kills them and stops
+// hold the script's output after it exited grace to finish, then kills them and stops
 // reading. It returns the script's state, or the error that Run returns instead of one.
+//
+// The script's stdout is copied on the calling goroutine, the request's: its stack has
+// already grown to what writing a response takes, where a fresh goroutine would grow (and
+// copy) its stack on every run, a few percent of the server's CPU for a short script. The
+// waiting and stopping happen on a goroutine of their own.
 func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *Invocation, p *pipes,
 	proc *os.Process, tree processTree, grace time.Duration, logger hclog.Logger) (*os.ProcessState, error) {
-	outputDone, writeErr := p.copyStopping(inv, stop)
+	stderrDone := p.startSideCopies(inv)
+	stdoutDone := make(chan struct{})
+	var state *os.ProcessState
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		state = waitOrTerminate(runCtx, proc, tree, logger)
+		// The script is gone. Processes it started may still be writing to its stdout or
+		// stderr: give them the grace, then kill the rest of the tree and stop reading.
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		for out, errOut := stdoutDone, stderrDone; out != nil || errOut != nil; {
+			select {
+			case <-out:
+				out = nil
+			case <-errOut:
+				errOut = nil
+			case <-timer.C:
+				logger.Debug("output still open after exit; killing the rest of the tree", "pid", tree.pid)
+				out, errOut = nil, nil
+			case <-runCtx.Done():
+				out, errOut = nil, nil
+			}
+		}
+		tree.killRest()
+		p.closeParentOutputs()
+	}()
 
+	var writeErr error
+	copyOutput(inv.Stdout, p.stdoutR, func(err error) {
+		if writeErr == nil {
+			writeErr = err
+		}
+		stop(fmt.Errorf("write output: %w", err))
+	})
+	close(stdoutDone)
+	<-supervised
+	<-stderrDone
+	p.finishStdin(inv, grace)
+
+	switch {
+	case writeErr != nil:
+		return nil, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
+	}
+	return state, nil
+}
+
+// waitOrTerminate waits for proc, or terminates its tree when runCtx ends first, and returns
+// its state either way.
+func waitOrTerminate(runCtx context.Context, proc *os.Process, tree processTree, logger hclog.Logger) *os.ProcessState {
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
 		state, err := proc.Wait()
@@ -37,34 +92,10 @@ func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *I
 		}
 		waited <- state
 	}()
-
-	var state *os.ProcessState
 	select {
-	case state = <-waited:
+	case state := <-waited:
+		return state
 	case <-runCtx.Done():
-		state = tree.terminate(waited)
+		return tree.terminate(waited)
 	}
-
-	// The script is gone. Processes it started may still be writing to its stdout: give
-	// them the grace, then kill the rest of the tree and stop reading.
-	timer := time.NewTimer(grace)
-	select {
-	case <-outputDone:
-	case <-timer.C:
-		logger.Debug("output still open after exit; killing the rest of the tree", "pid", tree.pid)
-	case <-runCtx.Done():
-	}
-	timer.Stop()
-	tree.killRest()
-	p.closeParentOutputs()
-	<-outputDone
-	p.finishStdin(inv, grace)
-
-	switch {
-	case writeErr() != nil:
-		return nil, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr())
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
-	}
-	return state, nil
 }

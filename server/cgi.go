@@ -109,6 +109,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
 	}
+	if !stderr.logger.IsInfo() {
+		inv.Stderr = nil // nothing at this log level would show it: not even collected
+	}
 	if nph {
 		s.runNPH(ctx, w, exec, inv, log)
 		stderr.close()
