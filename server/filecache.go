@@ -95,8 +95,7 @@ func (c *fileCache) put(path string, f *os.File, info os.FileInfo) *cachedFile {
 func (e *cachedFile) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["Content-Type"] = e.contentType
-	if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("If-None-Match") != "" ||
-		r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" || r.Header.Get("If-Range") != "" {
+	if hasAny(r.Header, "Range", "If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since", "If-Range") {
 		http.ServeContent(w, r, e.info.Name(), e.info.ModTime(), bytes.NewReader(e.content))
 		return
 	}
@@ -112,6 +111,17 @@ func (e *cachedFile) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 var acceptRanges = []string{"bytes"}
+
+// hasAny reports whether h has any of the canonical names, with a value that is not empty
+// (as Header.Get sees it, without canonicalizing names that already are).
+func hasAny(h http.Header, names ...string) bool {
+	for _, name := range names {
+		if v := h[name]; len(v) > 0 && v[0] != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // modTimeUnset reports whether t says nothing, as http.ServeContent treats it (no
 // Last-Modified then).

@@ -23,6 +23,9 @@ func collapsePath(p string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", errBadPath
 	}
+	if isCollapsed(p) {
+		return p, nil // most paths: nothing to do, nothing to allocate
+	}
 	segs := strings.Split(p[1:], "/")
 	out := make([]string, 0, len(segs))
 	for _, s := range segs {
@@ -47,6 +50,27 @@ func collapsePath(p string) (string, error) {
 		joined += "/"
 	}
 	return joined, nil
+}
+
+// isCollapsed reports whether the absolute path p has no empty, "." or ".." segment (but
+// perhaps a final slash): collapsePath would return it unchanged.
+func isCollapsed(p string) bool {
+	segStart := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[segStart:i] {
+		case "":
+			if i < len(p) { // "//"; an empty last segment is the final slash
+				return false
+			}
+		case ".", "..":
+			return false
+		}
+		segStart = i + 1
+	}
+	return true
 }
 
 // cgiPrefix returns the configured CGI directory that prefixes clean (segment-wise, exactly,
