@@ -105,7 +105,7 @@ func (p *pipes) startSideCopies(inv *Invocation) <-chan struct{} {
 			defer close(p.stdinDone)
 			// A script that exits without reading its input makes this fail with EPIPE:
 			// that is its right, not an error.
-			_, _ = io.Copy(p.stdinW, inv.Stdin)
+			copyInput(p.stdinW, inv.Stdin)
 			_ = p.stdinW.Close()
 		}()
 	} else {
@@ -144,11 +144,19 @@ func (p *pipes) finishStdin(inv *Invocation, grace time.Duration) {
 }
 
 // copyBuffers recycles the output copy buffers: two per request would otherwise be most of
-// what a request allocates.
-var copyBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 32<<10)
-	return &b
-}}
+// what a request allocates. streamBuffers are the larger ones of scripts that stream.
+var (
+	copyBuffers   = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	streamBuffers = sync.Pool{New: func() any { b := make([]byte, streamBufferSize); return &b }}
+)
+
+// streamBufferSize is the read size once a script streams; its pipe then grows to streamPipeSize
+// where the platform allows: fewer, larger reads, and fewer stalls of a script that writes
+// faster than the client reads.
+const (
+	streamBufferSize = 256 << 10
+	streamPipeSize   = 1 << 20
+)
 
 // copyOutput copies src to dst (dst nil: discard). After dst fails it keeps draining src so
 // that the script never blocks on a full pipe while it is being stopped.
@@ -156,17 +164,18 @@ func copyOutput(dst io.Writer, src io.Reader, onWriteErr func(error)) {
 	if dst == nil {
 		dst = io.Discard
 	}
-	bufp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bufp)
-	buf := *bufp
+	pipe, _ := src.(*os.File)
+	buf := newGrowingBuffer(pipe)
+	defer buf.release()
 	for {
-		n, err := src.Read(buf)
+		n, err := src.Read(buf.b)
 		if n > 0 && dst != io.Discard {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if _, werr := dst.Write(buf.b[:n]); werr != nil {
 				onWriteErr(werr)
 				dst = io.Discard
 			}
 		}
+		buf.note(n)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 				onWriteErr(fmt.Errorf("read output: %w", err))
@@ -175,6 +184,63 @@ func copyOutput(dst io.Writer, src io.Reader, onWriteErr func(error)) {
 		}
 	}
 }
+
+// copyInput copies the request body src into the script's stdin pipe until either ends.
+func copyInput(dst *os.File, src io.Reader) {
+	switch src.(type) {
+	case *os.File, io.WriterTo: // a spooled body: the kernel or one write does it best
+		_, _ = io.Copy(dst, src)
+		return
+	}
+	buf := newGrowingBuffer(dst)
+	defer buf.release()
+	for {
+		n, err := src.Read(buf.b)
+		if n > 0 {
+			if _, werr := dst.Write(buf.b[:n]); werr != nil {
+				return
+			}
+		}
+		buf.note(n)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// growingBuffer is a copy buffer that grows, and grows its pipe, once the copy streams: two
+// full reads in a row.
+type growingBuffer struct {
+	b         []byte
+	bufp      *[]byte
+	pool      *sync.Pool
+	pipe      *os.File // nil: nothing to grow but the buffer
+	fullReads int
+}
+
+func newGrowingBuffer(pipe *os.File) *growingBuffer {
+	bufp := copyBuffers.Get().(*[]byte)
+	return &growingBuffer{b: *bufp, bufp: bufp, pool: &copyBuffers, pipe: pipe}
+}
+
+// note records a read of n bytes into b; b may be another buffer afterwards.
+func (g *growingBuffer) note(n int) {
+	if n < len(g.b) {
+		g.fullReads = 0
+		return
+	}
+	if g.fullReads++; g.fullReads < 2 || g.pool == &streamBuffers {
+		return
+	}
+	if g.pipe != nil {
+		growPipe(g.pipe, streamPipeSize)
+	}
+	g.pool.Put(g.bufp)
+	g.bufp, g.pool = streamBuffers.Get().(*[]byte), &streamBuffers
+	g.b = *g.bufp
+}
+
+func (g *growingBuffer) release() { g.pool.Put(g.bufp) }
 
 // copyStopping is startCopies for a run that stop ends when the output cannot be written.
 // writeErr reports that failure; read it only after done is closed.

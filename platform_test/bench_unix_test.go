@@ -4,6 +4,7 @@ package platform_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/cgihttpd/cgihttpd/executor"
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 	"github.com/cgihttpd/cgihttpd/server"
 )
@@ -47,25 +47,103 @@ func benchSite(b *testing.B) (root, script string) {
 // BenchmarkShellCGI runs the script through the whole cgihttpd server (as nobody when root).
 func BenchmarkShellCGI(b *testing.B) {
 	root, _ := benchSite(b)
-	exec, err := executor.NewNative(executor.Config{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	testutil.CloseAtEnd(b, exec)
-	// A real logger at the level the side-by-side benchmark runs cgihttpd with: what a
-	// request costs in logging calls that write nothing counts too.
-	srv, err := server.New(server.Config{Root: root, Executor: exec}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchHandler(b, srv, "/cgi-bin/hello.sh")
+	benchHandler(b, benchServer(b, root), "/cgi-bin/hello.sh")
 }
 
 // BenchmarkNetHTTPCGI runs the same script through the standard library's cgi.Handler, the
 // fastest Go peer (it keeps the server's user and environment).
 func BenchmarkNetHTTPCGI(b *testing.B) {
 	_, script := benchSite(b)
-	benchHandler(b, &cgi.Handler{Path: script, Root: "/cgi-bin/hello.sh", Dir: filepath.Dir(script)}, "/cgi-bin/hello.sh")
+	benchHandler(b, netHTTPCGI(script), "/cgi-bin/hello.sh")
+}
+
+// bigScript writes 10 MiB after its header, as workload (3) of bench/compare does.
+const bigScript = "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\nexec head -c 10485760 /dev/zero\n"
+
+// BenchmarkBigOutput streams 10 MiB from a script, one request at a time, through cgihttpd
+// and through net/http/cgi.
+func BenchmarkBigOutput(b *testing.B) { benchPair(b, bigScript, benchStream) }
+
+// echoScript reads its whole body, then writes it back, as workload (2) of bench/compare does.
+const echoScript = "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\n" +
+	"exec dd bs=\"$CONTENT_LENGTH\" count=1 iflag=fullblock status=none\n"
+
+// BenchmarkEcho1M posts 1 MiB to a script that echoes it, through cgihttpd and through
+// net/http/cgi.
+func BenchmarkEcho1M(b *testing.B) { benchPair(b, echoScript, benchEcho) }
+
+// benchPair runs measure against script src served by cgihttpd, then by net/http/cgi.
+func benchPair(b *testing.B, src string, measure func(*testing.B, http.Handler, string)) {
+	b.Run("cgihttpd", func(b *testing.B) {
+		root, _ := benchScript(b, src)
+		measure(b, benchServer(b, root), "/cgi-bin/hello.sh")
+	})
+	b.Run("net-http-cgi", func(b *testing.B) {
+		_, script := benchScript(b, src)
+		measure(b, netHTTPCGI(script), "/cgi-bin/hello.sh")
+	})
+}
+
+// benchScript is benchSite with src as the script.
+func benchScript(b *testing.B, src string) (root, script string) {
+	root, script = benchSite(b)
+	if err := os.WriteFile(script, []byte(src), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return root, script
+}
+
+// benchServer is cgihttpd with its native executor over root, logging through hclog at warn
+// as the side-by-side run does: logging calls that write nothing cost something too.
+func benchServer(b *testing.B, root string) http.Handler {
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	testutil.CloseAtEnd(b, srv)
+	return srv
+}
+
+// netHTTPCGI is the standard library's handler for script at /cgi-bin/hello.sh.
+func netHTTPCGI(script string) http.Handler {
+	return &cgi.Handler{Path: script, Root: "/cgi-bin/hello.sh", Dir: filepath.Dir(script)}
+}
+
+// benchEcho posts 1 MiB bodies from 4 clients, as bench/compare does, and checks the echo.
+func benchEcho(b *testing.B, h http.Handler, path string) {
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	body := make([]byte, 1<<20)
+	for i := range body {
+		body[i] = byte(i % 251)
+	}
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(4 / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		c := dialBench(b, ts.Listener.Addr().String(), path)
+		defer c.close()
+		c.req = append([]byte(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: bench\r\nContent-Length: %d\r\n\r\n", path, len(body))), body...)
+		for pb.Next() {
+			if n := c.do(b); n != int64(len(body)) {
+				b.Errorf("echoed %d bytes of %d", n, len(body))
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// benchStream measures one client reading whole large responses from h, in MiB/s.
+func benchStream(b *testing.B, h http.Handler, path string) {
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	c := dialBench(b, ts.Listener.Addr().String(), path)
+	defer c.close()
+	var total int64
+	for b.Loop() {
+		total += c.do(b)
+	}
+	b.SetBytes(total / int64(b.N))
+	b.ReportMetric(float64(total)/(1<<20)/b.Elapsed().Seconds(), "MiB/s")
 }
 
 // BenchmarkSpawnShell is the spawn ceiling: os/exec of the same script in a loop, reading
@@ -239,7 +317,7 @@ func dialBench(b *testing.B, addr, path string) *benchConn {
 	return &benchConn{conn: conn, br: bufio.NewReader(conn), req: []byte("GET " + path + " HTTP/1.1\r\nHost: bench\r\n\r\n")}
 }
 
-func (c *benchConn) do(b *testing.B) {
+func (c *benchConn) do(b *testing.B) int64 {
 	if _, err := c.conn.Write(c.req); err != nil {
 		b.Fatal(err)
 	}
@@ -247,11 +325,12 @@ func (c *benchConn) do(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	n, _ := io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b.Errorf("status %d", resp.StatusCode)
 	}
+	return n
 }
 
 func (c *benchConn) close() { _ = c.conn.Close() }
