@@ -8,6 +8,7 @@ test:
 	go test -race ./...
 
 bench:
+	go test -run '^$$' -bench . -benchmem ./server
 	go test -run '^$$' -bench . -benchtime 3s ./platform_test
 
 build:
