@@ -69,9 +69,31 @@ func (s *Server) buildEnv(cr cgiRequest) []string {
 
 	addHeaderVars(env, r, s.cfg.PassAuth)
 
-	out := make([]string, 0, len(env))
+	return envList(env)
+}
+
+// envList is env as sorted NAME=value entries. They are cut from one string, so that the
+// whole environment is two allocations, not one per variable.
+func envList(env map[string]string) []string {
+	size := 0
 	for k, v := range env {
-		out = append(out, k+"="+v)
+		size += len(k) + 1 + len(v)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	ends := make([]int, 0, len(env))
+	for k, v := range env {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v)
+		ends = append(ends, b.Len())
+	}
+	all := b.String()
+	out := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		out[i] = all[start:end]
+		start = end
 	}
 	slices.Sort(out)
 	return out
