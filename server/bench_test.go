@@ -31,9 +31,13 @@ func benchSite(b *testing.B) string {
 	return root
 }
 
-// BenchmarkResolveScript: a request path to its script, PATH_INFO and confinement check.
+// BenchmarkResolveScript: a request path to its script, PATH_INFO and the confinement check.
 func BenchmarkResolveScript(b *testing.B) {
-	root := benchSite(b)
+	s, err := New(Config{Root: benchSite(b), Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
 	b.ReportAllocs()
 	for b.Loop() {
 		clean, err := collapsePath("/cgi-bin/tools/./v2/report.sh/2026/q3")
@@ -41,8 +45,8 @@ func BenchmarkResolveScript(b *testing.B) {
 			b.Fatal(err)
 		}
 		dir := cgiPrefix(clean, DefaultCGIDirs)
-		t := findScript(root, clean, dir)
-		if t.info == nil || t.pathInfo != "/2026/q3" || !insideRoot(root, t.file) {
+		t := findScript(s.root, clean, dir)
+		if t.info == nil || t.pathInfo != "/2026/q3" || !s.confined(t.file) {
 			b.Fatalf("resolved %+v", t)
 		}
 	}

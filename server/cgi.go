@@ -36,7 +36,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 	t := findScript(s.root, clean, cgiDir)
 	switch {
-	case t.info == nil || !insideRoot(s.realRoot, t.file):
+	case t.info == nil || !s.confined(t.file):
 		log.Info("no such CGI script", "path", clean)
 		writeError(w, http.StatusNotFound, "No such CGI script")
 		return

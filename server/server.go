@@ -104,6 +104,7 @@ type Server struct {
 	cfg      Config
 	root     string // absolute document root
 	realRoot string // root with symlinks resolved: what confinement is checked against
+	beneath  beneathCheck
 	files    *fileCache
 	cgiDirs  []string
 	native   executor.Executor // nil where the platform has none
@@ -219,13 +220,15 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 			s.ownsInproc = true
 		}
 	}
+	s.beneath = newBeneathCheck(realRoot) // last: nothing above may fail with it open
 	return s, nil
 }
 
-// Close releases what New started in the executors it made: the in-process interpreters
-// and the kept run cgroups (executors passed in Config are the caller's to close). Call it
+// Close releases what New opened and started in the executors it made: the in-process
+// interpreters and the kept run cgroups (executors passed in Config are the caller's to close). Call it
 // once the http.Server serving s has shut down; a request still running finishes first.
 func (s *Server) Close() error {
+	s.beneath.close()
 	var errs []error
 	if c, ok := s.native.(io.Closer); ok && s.ownsNative {
 		if err := c.Close(); err != nil {

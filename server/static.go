@@ -60,7 +60,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 		return
 	}
 	clean, fsPath, info := t.clean, t.fsPath, t.info
-	if info == nil || !insideRoot(s.realRoot, fsPath) {
+	if info == nil || !s.confined(fsPath) {
 		writeError(w, http.StatusNotFound, "File not found")
 		return
 	}
@@ -73,7 +73,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 		}
 		for _, index := range []string{"index.html", "index.htm"} {
 			p := filepath.Join(fsPath, index)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && insideRoot(s.realRoot, p) {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && s.confined(p) {
 				s.serveFile(w, r, p, id)
 				return
 			}
