@@ -21,5 +21,4 @@ func (*cgroups) needsShim() bool              { return false }
 func (*cgroupRun) apply(*syscall.SysProcAttr) {}
 func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }
-func (*cgroups) removeStale()                 {}
 func (*cgroups) close()                       {}
