@@ -202,9 +202,6 @@ func (c *cgroups) close() {
 // removeStale removes the empty run groups that servers no longer running left behind (a
 // crash, or a kill -9, skips close). Groups of live servers, and populated ones, stay.
 func (c *cgroups) removeStale() {
-	if c == nil || c.parent == "" {
-		return
-	}
 	entries, err := os.ReadDir(c.parent)
 	if err != nil {
 		return

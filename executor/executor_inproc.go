@@ -388,14 +388,14 @@ type slotReader struct{ r *io.Reader }
 func (r slotReader) Read(p []byte) (int, error) { return (*r.r).Read(p) }
 
 // placeholderFile is bound as os.Stdin/Stdout/Stderr between runs: yaegi needs a non-nil
-// *os.File when the symbols are registered. It is opened once and never closed.
-var placeholderFile = sync.OnceValue(func() *os.File {
-	f, err := os.Open(os.DevNull)
+// *os.File when the symbols are registered. It is the shared null device.
+func placeholderFile() *os.File {
+	f, err := devNull()
 	if err != nil {
-		panic(fmt.Sprintf("open %s: %v", os.DevNull, err))
+		panic(err.Error())
 	}
 	return f
-})
+}
 
 // newInstance makes an interpreter, loads the script into it (declarations and package
 // initialization run, the script's main does not; ctx bounds the loading) and starts its
@@ -749,7 +749,7 @@ type pipedStreams struct {
 }
 
 func newPipedStreams(slot *runSlot, inv *Invocation, stop context.CancelCauseFunc) (*pipedStreams, error) {
-	p, err := newPipes(inv, nullFiles{in: placeholderFile()})
+	p, err := newPipes(inv)
 	if err != nil {
 		return nil, err
 	}

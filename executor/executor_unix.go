@@ -119,11 +119,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 
-	null, err := devNull()
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
-	}
-	p, err := newPipes(inv, nullFiles{in: null, out: null})
+	p, err := newPipes(inv)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

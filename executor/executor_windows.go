@@ -94,7 +94,7 @@ func (e *windowsExecutor) Run(ctx context.Context, inv *Invocation) error {
 	// Whatever is still in the job dies with this handle (KILL_ON_JOB_CLOSE).
 	defer func() { _ = windows.CloseHandle(job) }()
 
-	p, err := newPipes(inv, nullFiles{})
+	p, err := newPipes(inv)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}

@@ -19,38 +19,42 @@ type pipes struct {
 	closeOnce                            sync.Once
 }
 
-// nullFiles are shared handles on the null device that a run may use instead of a stream
-// (never closed here): in for a script without stdin, out (writable) for a script whose
-// stderr is discarded. Without them, a fresh handle or a pipe is made.
-type nullFiles struct{ in, out *os.File }
-
-// newPipes makes the pipes for inv.
-func newPipes(inv *Invocation, null nullFiles) (*pipes, error) {
+// newPipes makes the pipes for inv. A script without stdin reads, and one whose stderr is
+// discarded (nil) writes, the shared null device instead of a pipe.
+func newPipes(inv *Invocation) (*pipes, error) {
+	null, err := devNull()
+	if err != nil {
+		return nil, err
+	}
 	p := &pipes{stdinDone: make(chan struct{})}
-	var err error
 	if p.stdoutR, p.childStdout, err = childPipe(false); err != nil {
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
-	if inv.Stderr == nil && null.out != nil {
-		p.childStderr, p.sharedStderr = null.out, true
+	if inv.Stderr == nil {
+		p.childStderr, p.sharedStderr = null, true
 	} else if p.stderrR, p.childStderr, err = childPipe(false); err != nil {
 		p.closeAll()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
-	switch {
-	case inv.Stdin == nil && null.in != nil:
-		p.childStdin, p.sharedStdin = null.in, true
-	case inv.Stdin == nil:
-		p.childStdin, err = os.Open(os.DevNull)
-	default:
-		p.stdinW, p.childStdin, err = childPipe(true)
-	}
-	if err != nil {
+	if inv.Stdin == nil {
+		p.childStdin, p.sharedStdin = null, true
+	} else if p.stdinW, p.childStdin, err = childPipe(true); err != nil {
 		p.closeAll()
-		return nil, fmt.Errorf("stdin: %w", err)
+		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	return p, nil
 }
+
+// devNull is one read-write handle on the null device for every run without a body or whose
+// stderr is discarded, and for in-process scripts between runs: it is only ever duplicated
+// into children or bound as a placeholder, so one open for the process's life does.
+var devNull = sync.OnceValues(func() (*os.File, error) {
+	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	return f, nil
+})
 
 func (p *pipes) closeChildEnds() {
 	if p.sharedStdin {

@@ -5,7 +5,6 @@ package executor
 import (
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 )
 
@@ -29,14 +28,3 @@ func childPipe(childReads bool) (parent, child *os.File, err error) {
 	}
 	return os.NewFile(uintptr(parentFD), "|0"), os.NewFile(uintptr(childFD), "|1"), nil
 }
-
-// devNull is one handle on the null device for every script run without a body or whose
-// stderr is discarded: it is only ever duplicated into children, so one open for the
-// process's life does.
-var devNull = sync.OnceValues(func() (*os.File, error) {
-	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
-	}
-	return f, nil
-})

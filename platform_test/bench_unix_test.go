@@ -47,7 +47,7 @@ func benchSite(b *testing.B) (root, script string) {
 // BenchmarkShellCGI runs the script through the whole cgihttpd server (as nobody when root).
 func BenchmarkShellCGI(b *testing.B) {
 	root, _ := benchSite(b)
-	benchHandler(b, benchServer(b, root), "/cgi-bin/hello.sh")
+	benchHandler(b, benchServer(b, root, "native"), "/cgi-bin/hello.sh")
 }
 
 // BenchmarkNetHTTPCGI runs the same script through the standard library's cgi.Handler, the
@@ -76,7 +76,7 @@ func BenchmarkEcho1M(b *testing.B) { benchPair(b, echoScript, benchEcho) }
 func benchPair(b *testing.B, src string, measure func(*testing.B, http.Handler, string)) {
 	b.Run("cgihttpd", func(b *testing.B) {
 		root, _ := benchScript(b, src)
-		measure(b, benchServer(b, root), "/cgi-bin/hello.sh")
+		measure(b, benchServer(b, root, "native"), "/cgi-bin/hello.sh")
 	})
 	b.Run("net-http-cgi", func(b *testing.B) {
 		_, script := benchScript(b, src)
@@ -93,10 +93,10 @@ func benchScript(b *testing.B, src string) (root, script string) {
 	return root, script
 }
 
-// benchServer is cgihttpd with its native executor over root, logging through hclog at warn
+// benchServer is cgihttpd over root with the executors of mode, logging through hclog at warn
 // as the side-by-side run does: logging calls that write nothing cost something too.
-func benchServer(b *testing.B, root string) http.Handler {
-	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
+func benchServer(b *testing.B, root, mode string) http.Handler {
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: mode}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,12 +183,7 @@ func BenchmarkInProcessHello(b *testing.B) {
 	if err := os.WriteFile(script, []byte(helloGo), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Root: root, ExecutorMode: "inproc"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Close() })
-	benchHandler(b, srv, "/cgi-bin/hello.go")
+	benchHandler(b, benchServer(b, root, "inproc"), "/cgi-bin/hello.go")
 }
 
 // BenchmarkCompiledHello runs helloGo compiled, as a process through the native executor.
@@ -208,12 +203,7 @@ func BenchmarkCompiledHello(b *testing.B) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	testutil.CloseAtEnd(b, srv)
-	benchHandler(b, srv, "/cgi-bin/hello")
+	benchHandler(b, benchServer(b, root, "native"), "/cgi-bin/hello")
 }
 
 // BenchmarkPlainHandler answers like helloGo from a compiled http.HandlerFunc: the ceiling
@@ -227,13 +217,7 @@ func BenchmarkPlainHandler(b *testing.B) {
 
 // BenchmarkStatic4K serves a 4 KiB file through the whole cgihttpd server (hot-file cache).
 func BenchmarkStatic4K(b *testing.B) {
-	root := static4K(b)
-	srv, err := server.New(server.Config{Root: root, ExecutorMode: "native"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	testutil.CloseAtEnd(b, srv)
-	benchHandler(b, srv, "/4k.bin")
+	benchHandler(b, benchServer(b, static4K(b), "native"), "/4k.bin")
 }
 
 // BenchmarkFileServer4K serves the same file with Go's http.FileServer.

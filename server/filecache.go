@@ -13,9 +13,9 @@ import (
 // fileCache keeps small static files in memory with their response headers made up front.
 // An entry is used only while a fresh stat of its path shows the same file (os.SameFile),
 // size and modification time: an edited or replaced file is read again on its next request.
-// The stat is the one serveStatic makes anyway, so a hit costs no other system call, not
-// even the symlink walk that confines a path: the entry's file was checked to lie inside
-// the root when it was read, and a file is where it is whatever path reaches it.
+// The stat is the one every static request makes anyway, so a hit costs no other system
+// call, not even the confinement or CGI-alias checks: the entry's file passed them when it
+// was read (see serveHot).
 type fileCache struct {
 	mu      sync.RWMutex
 	entries map[string]*cachedFile

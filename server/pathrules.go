@@ -62,9 +62,9 @@ func isDeviceDigit(s string) bool {
 
 // cgiDirAlias returns the CGI directory that the static request path clean passes through on
 // disk under another spelling, or "" when it passes through none: serving a script as a
-// file there would reveal its source. Platform rules (platformPathProblem) come first. A file system that ignores
-// case (Windows, macOS: /CGI-BIN/x.bat) or knows 8.3 short names (/CGI-BI~1/x.bat), or a
-// symlink, gives a CGI directory more than one name. Directories are compared by identity
+// file there would reveal its source. A file system that ignores case (Windows, macOS:
+// /CGI-BIN/x.bat) or knows 8.3 short names (/CGI-BI~1/x.bat), or a symlink, gives a CGI
+// directory more than one name. Directories are compared by identity
 // (os.SameFile), so every alias is caught, including ones this code does not know about.
 func cgiDirAlias(root, clean string, cgiDirs []string) string {
 	type dirInfo struct {

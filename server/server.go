@@ -224,9 +224,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Close releases what New opened and started in the executors it made: the in-process
-// interpreters and the kept run cgroups (executors passed in Config are the caller's to close). Call it
-// once the http.Server serving s has shut down; a request still running finishes first.
+// Close releases what New opened, and what runs in the executors it made: the in-process
+// interpreters and the kept run cgroups (executors passed in Config are the caller's to
+// close). Call it once the http.Server serving s has shut down.
 func (s *Server) Close() error {
 	s.beneath.close()
 	var errs []error

@@ -327,6 +327,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 2
 	}
+	defer func() { _ = srv.Close() }() // before the executors it was given
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
