@@ -166,7 +166,9 @@ func TestStatsCount(t *testing.T) {
 	testutil.CheckLeaks(t)
 	f := firstFactory()
 	root := buildSite(t, f)
-	cfg := server.Config{Root: root, ExecutorMode: f.mode, Timeout: 300 * time.Millisecond,
+	// The deadline is the hanging script's wait, and must also be long enough that the quick
+	// script never meets it: a process start under Wine on a cold machine took over 300 ms.
+	cfg := server.Config{Root: root, ExecutorMode: f.mode, Timeout: 3 * time.Second,
 		Env: []string{childVar + "=1", "GORACE=atexit_sleep_ms=0"}}
 	if f.mode == "inproc" {
 		cfg.InProcess = f.new(t)
