@@ -342,7 +342,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(ln, srv, o.grace, o.limits, logger, stdout)
+	return serve(server.TuneListener(ln), srv, o.grace, o.limits, logger, stdout)
 }
 
 // closeExecutor releases what an executor keeps between runs (interpreters, cgroups).
