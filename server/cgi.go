@@ -16,8 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/cgihttpd/cgihttpd/executor"
 )
 
@@ -29,7 +27,7 @@ var errBodyTooLarge = errors.New("request body too large")
 
 // serveCGI resolves the script under cgiDir, runs it, and turns its output into the response.
 func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir string, id uint64, hops int) {
-	log := s.logger.With("req_id", id)
+	log := reqLog{base: s.logger, fields: []any{"req_id", id}}
 	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
@@ -58,7 +56,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 			return
 		}
 	}
-	log = log.With("script", t.scriptName)
+	log = log.with("script", t.scriptName)
 	nph := strings.HasPrefix(baseName(t.scriptName), "nph-")
 	if s.cfg.RejectFunctionEnv {
 		if name, bad := functionValue(r); bad {
@@ -100,7 +98,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	defer cancelCause(nil)
 	ctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
 	defer cancel()
-	stderr := &stderrLogger{logger: log.Named("stderr"), limit: s.cfg.MaxStderrBytes}
+	stderr := &stderrLogger{log: reqLog{base: s.stderrLog, fields: log.fields}, limit: s.cfg.MaxStderrBytes}
 	inv := &executor.Invocation{
 		Path:    t.file,
 		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
@@ -109,7 +107,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
 	}
-	if !stderr.logger.IsInfo() {
+	if !s.stderrLog.IsInfo() {
 		inv.Stderr = nil // nothing at this log level would show it: not even collected
 	}
 	if nph {
@@ -128,7 +126,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	if timedOut {
 		s.count.timeouts.Add(1)
 	}
-	log = log.With("pid", stderr.pid.Load())
+	log = log.with("pid", stderr.pid.Load())
 
 	switch {
 	case cw.redirect != "":
@@ -182,7 +180,7 @@ func errString(err error) string {
 
 // followLocalRedirect re-dispatches a script's local Location (RFC 3875 §6.2.2) as a GET
 // without a body.
-func (s *Server) followLocalRedirect(w http.ResponseWriter, r *http.Request, loc string, id uint64, hops int, log hclog.Logger) {
+func (s *Server) followLocalRedirect(w http.ResponseWriter, r *http.Request, loc string, id uint64, hops int, log reqLog) {
 	if hops+1 > maxInternalRedirect {
 		log.Error("too many local redirects", "location", loc, "limit", maxInternalRedirect)
 		writeError(w, http.StatusInternalServerError, "Too many internal redirects")
@@ -282,7 +280,7 @@ func spoolBody(body io.Reader, limit int64) (io.Reader, int64, func(), error) {
 
 // runNPH runs a non-parsed-header script: its output goes to the client unmodified, so the
 // connection is taken over and closed afterwards (the server cannot know the framing).
-func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, exec executor.Executor, inv *executor.Invocation, log hclog.Logger) {
+func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, exec executor.Executor, inv *executor.Invocation, log reqLog) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		log.Error("nph script needs an HTTP/1.x connection", "error", err)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // logResponseWriter remembers the status and the body size for the access log.
@@ -90,7 +88,7 @@ func (s *Server) logAccess(r *http.Request, l *logResponseWriter, id uint64, sta
 // stderrLogger logs a script's standard error line by line, bounded in total size so that a
 // flooding script costs the log at most maxStderr bytes; the rest is counted and dropped.
 type stderrLogger struct {
-	logger  hclog.Logger
+	log     reqLog
 	limit   int
 	pid     atomic.Int64
 	partial []byte
@@ -132,7 +130,7 @@ func (e *stderrLogger) emit(line []byte) {
 		line = line[:maxStderrLine]
 	}
 	e.logged += len(line) + 1
-	e.logger.Info("script stderr", "pid", e.pid.Load(), "line", strings.TrimRight(string(line), "\r"))
+	e.log.Info("script stderr", "pid", e.pid.Load(), "line", strings.TrimRight(string(line), "\r"))
 }
 
 // close logs a last unterminated line and what was dropped.
@@ -141,6 +139,6 @@ func (e *stderrLogger) close() {
 		e.emit(e.partial)
 	}
 	if e.dropped > 0 {
-		e.logger.Warn("script stderr truncated", "pid", e.pid.Load(), "dropped_bytes", e.dropped)
+		e.log.Warn("script stderr truncated", "pid", e.pid.Load(), "dropped_bytes", e.dropped)
 	}
 }

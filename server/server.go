@@ -114,6 +114,7 @@ type Server struct {
 	extraEnv               map[string]string
 	logger                 hclog.Logger
 	access                 hclog.Logger
+	stderrLog              hclog.Logger // scripts' stderr lines
 	reqID                  atomic.Uint64
 	slots                  chan struct{} // one token per running script
 	count                  counters
@@ -170,14 +171,15 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("document root: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		root:     root,
-		realRoot: realRoot,
-		files:    newFileCache(),
-		logger:   logger.Named("server"),
-		access:   logger.Named("access"),
-		extraEnv: make(map[string]string),
-		slots:    make(chan struct{}, cfg.MaxScripts),
+		cfg:       cfg,
+		root:      root,
+		realRoot:  realRoot,
+		files:     newFileCache(),
+		logger:    logger.Named("server"),
+		access:    logger.Named("access"),
+		stderrLog: logger.Named("server").Named("stderr"),
+		extraEnv:  make(map[string]string),
+		slots:     make(chan struct{}, cfg.MaxScripts),
 	}
 	for _, d := range cfg.CGIDirs {
 		clean, err := collapsePath(d)
