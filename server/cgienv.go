@@ -18,92 +18,156 @@ type cgiRequest struct {
 	bodyLength int64 // -1 when there is no body
 }
 
+// envVar is one NAME=value of a script's environment.
+type envVar struct{ name, value string }
+
+// headerVar is an HTTP_* variable from the request. sep joins it to an operator's variable
+// of the same name; "" means it replaces that variable instead.
+type headerVar struct{ name, value, sep string }
+
 // buildEnv builds a script's environment from nothing: the operator's fixed extras, then the
 // RFC 3875 meta-variables, then the request's headers as HTTP_*. The server's own environment
-// is never inherited.
+// is never inherited. The result is sorted by name, each name once. It runs for every CGI
+// request, so it merges three sorted lists instead of filling and sorting a map: the base
+// (sorted once in New), the meta-variables (appended in name order) and the header
+// variables (few, sorted here).
 func (s *Server) buildEnv(cr cgiRequest) []string {
 	r := cr.r
-	env := baseEnv(s.extraEnv) // PATH, what the platform needs, the operator's extras
-
-	env["GATEWAY_INTERFACE"] = "CGI/1.1"
-	env["SERVER_SOFTWARE"] = "cgihttpd/" + s.cfg.Version
-	env["SERVER_PROTOCOL"] = r.Proto
-	env["REQUEST_METHOD"] = r.Method
-	env["REQUEST_URI"] = r.RequestURI
-	env["QUERY_STRING"] = r.URL.RawQuery
-	env["SCRIPT_NAME"] = cr.target.scriptName
-	env["SCRIPT_FILENAME"] = cr.target.file
-	env["DOCUMENT_ROOT"] = cr.root
-	env["REDIRECT_STATUS"] = "200"
-	if cr.target.pathInfo != "" {
-		env["PATH_INFO"] = cr.target.pathInfo
-		env["PATH_TRANSLATED"] = filepath.Join(cr.root, filepath.FromSlash(cr.target.pathInfo))
-	}
-	if r.TLS != nil {
-		env["HTTPS"] = "on"
-		env["REQUEST_SCHEME"] = "https"
-	} else {
-		env["REQUEST_SCHEME"] = "http"
-	}
-
 	localAddr, localPort := splitAddr(localAddrOf(r))
 	remoteAddr, remotePort, forwardedHTTPS := s.clientAddr(r)
-	if forwardedHTTPS {
-		env["HTTPS"] = "on"
-		env["REQUEST_SCHEME"] = "https"
-	}
-	env["SERVER_ADDR"] = localAddr
-	env["SERVER_PORT"] = localPort
-	env["SERVER_NAME"] = serverName(r.Host, localAddr)
-	env["REMOTE_ADDR"] = remoteAddr
-	if remotePort != "" {
-		env["REMOTE_PORT"] = remotePort
-	}
+	https := r.TLS != nil || forwardedHTTPS
 
+	var metaArr [24]envVar
+	meta := metaArr[:0] // in name order
 	if cr.bodyLength >= 0 {
-		env["CONTENT_LENGTH"] = strconv.FormatInt(cr.bodyLength, 10)
+		meta = append(meta, envVar{"CONTENT_LENGTH", strconv.FormatInt(cr.bodyLength, 10)})
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		env["CONTENT_TYPE"] = ct
+		meta = append(meta, envVar{"CONTENT_TYPE", ct})
 	}
+	meta = append(meta,
+		envVar{"DOCUMENT_ROOT", cr.root},
+		envVar{"GATEWAY_INTERFACE", "CGI/1.1"})
+	if https {
+		meta = append(meta, envVar{"HTTPS", "on"})
+	}
+	if cr.target.pathInfo != "" {
+		meta = append(meta,
+			envVar{"PATH_INFO", cr.target.pathInfo},
+			envVar{"PATH_TRANSLATED", filepath.Join(cr.root, filepath.FromSlash(cr.target.pathInfo))})
+	}
+	meta = append(meta,
+		envVar{"QUERY_STRING", r.URL.RawQuery},
+		envVar{"REDIRECT_STATUS", "200"},
+		envVar{"REMOTE_ADDR", remoteAddr})
+	if remotePort != "" {
+		meta = append(meta, envVar{"REMOTE_PORT", remotePort})
+	}
+	scheme := "http"
+	if https {
+		scheme = "https"
+	}
+	meta = append(meta,
+		envVar{"REQUEST_METHOD", r.Method},
+		envVar{"REQUEST_SCHEME", scheme},
+		envVar{"REQUEST_URI", r.RequestURI},
+		envVar{"SCRIPT_FILENAME", cr.target.file},
+		envVar{"SCRIPT_NAME", cr.target.scriptName},
+		envVar{"SERVER_ADDR", localAddr},
+		envVar{"SERVER_NAME", serverName(r.Host, localAddr)},
+		envVar{"SERVER_PORT", localPort},
+		envVar{"SERVER_PROTOCOL", r.Proto},
+		envVar{"SERVER_SOFTWARE", s.serverSoftware})
 
-	addHeaderVars(env, r, s.cfg.PassAuth)
-
-	return envList(env)
+	var headerArr [32]headerVar
+	headers := headerVars(headerArr[:0], r, s.cfg.PassAuth)
+	return mergeEnv(s.baseVars, meta, headers)
 }
 
-// envList is env as sorted NAME=value entries. They are cut from one string, so that the
-// whole environment is two allocations, not one per variable.
-func envList(env map[string]string) []string {
+// mergeEnv joins the sorted lists into sorted NAME=value entries, cut from one string so
+// that the whole environment is two allocations. A meta-variable replaces a base variable of
+// the same name; a header variable joins or replaces one (headerVar.sep).
+func mergeEnv(base, meta []envVar, headers []headerVar) []string {
+	var arr [80]envVar
+	all := arr[:0]
+	for len(base)+len(meta)+len(headers) > 0 {
+		next, found := envVar{}, false
+		first := true
+		for _, name := range [3]string{peekName(base), peekName(meta), peekHeader(headers)} {
+			if name != "" && (first || name < next.name) {
+				next.name, first = name, false
+			}
+		}
+		if len(base) > 0 && base[0].name == next.name {
+			next.value, found = base[0].value, true
+			base = base[1:]
+		}
+		if len(meta) > 0 && meta[0].name == next.name {
+			next.value = meta[0].value
+			meta = meta[1:]
+		}
+		if len(headers) > 0 && headers[0].name == next.name {
+			h := headers[0]
+			if found && h.sep != "" {
+				next.value += h.sep + h.value
+			} else {
+				next.value = h.value
+			}
+			headers = headers[1:]
+		}
+		all = append(all, next)
+	}
 	size := 0
-	for k, v := range env {
-		size += len(k) + 1 + len(v)
+	for _, v := range all {
+		size += len(v.name) + 1 + len(v.value)
 	}
 	var b strings.Builder
 	b.Grow(size)
-	ends := make([]int, 0, len(env))
-	for k, v := range env {
-		b.WriteString(k)
+	for _, v := range all {
+		b.WriteString(v.name)
 		b.WriteByte('=')
-		b.WriteString(v)
-		ends = append(ends, b.Len())
+		b.WriteString(v.value)
 	}
-	all := b.String()
-	out := make([]string, len(ends))
+	joined := b.String()
+	out := make([]string, len(all))
 	start := 0
-	for i, end := range ends {
-		out[i] = all[start:end]
+	for i, v := range all {
+		end := start + len(v.name) + 1 + len(v.value)
+		out[i] = joined[start:end]
 		start = end
 	}
-	slices.Sort(out)
 	return out
 }
 
-// addHeaderVars maps request headers to HTTP_* variables in env (DESIGN.md §2). It runs for
-// every CGI request, so each name costs one allocation.
-func addHeaderVars(env map[string]string, r *http.Request, passAuth bool) {
+func peekName(vs []envVar) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0].name
+}
+
+func peekHeader(hs []headerVar) string {
+	if len(hs) == 0 {
+		return ""
+	}
+	return hs[0].name
+}
+
+// sortedVars is env as a list sorted by name.
+func sortedVars(env map[string]string) []envVar {
+	out := make([]envVar, 0, len(env))
+	for k, v := range env {
+		out = append(out, envVar{k, v})
+	}
+	slices.SortFunc(out, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// headerVars appends the request's headers as HTTP_* variables (DESIGN.md §2) to dst,
+// sorted by name. Each name costs one allocation.
+func headerVars(dst []headerVar, r *http.Request, passAuth bool) []headerVar {
 	if r.Host != "" {
-		env["HTTP_HOST"] = r.Host
+		dst = append(dst, headerVar{name: "HTTP_HOST", value: r.Host})
 	}
 	for name, values := range r.Header {
 		if !isPlainHeaderName(name) {
@@ -130,11 +194,14 @@ func addHeaderVars(env map[string]string, r *http.Request, passAuth bool) {
 		if len(values) > 1 {
 			joined = strings.Join(values, sep)
 		}
-		if prev, ok := env[key]; ok { // two spellings of one name ("x-a" and "X-A")
-			joined = prev + sep + joined
+		if i := slices.IndexFunc(dst, func(h headerVar) bool { return h.name == key }); i >= 0 {
+			dst[i].value += sep + joined // two spellings of one name ("x-a" and "X-A")
+			continue
 		}
-		env[key] = joined
+		dst = append(dst, headerVar{name: key, value: joined, sep: sep})
 	}
+	slices.SortFunc(dst, func(a, b headerVar) int { return strings.Compare(a.name, b.name) })
+	return dst
 }
 
 // headerVarName is "HTTP_" and name upper-cased with '-' as '_'; name is a plain header name.

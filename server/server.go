@@ -112,6 +112,8 @@ type Server struct {
 	// ownsNative, ownsInproc: New made that executor, so Close closes it.
 	ownsNative, ownsInproc bool
 	extraEnv               map[string]string
+	baseVars               []envVar // baseEnv(extraEnv), sorted: where every script's environment starts
+	serverSoftware         string
 	logger                 hclog.Logger
 	access                 hclog.Logger
 	stderrLog              hclog.Logger // scripts' stderr lines
@@ -200,6 +202,8 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 		s.extraEnv[name] = value
 	}
+	s.baseVars = sortedVars(baseEnv(s.extraEnv))
+	s.serverSoftware = "cgihttpd/" + cfg.Version
 	s.warnIfUnreachable()
 	switch cfg.ExecutorMode {
 	case "", "auto", "native", "inproc":
