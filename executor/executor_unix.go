@@ -140,6 +140,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: e.cred}
 	group.apply(sys)
+	exit := newExitWatch(sys)
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
@@ -157,6 +158,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 
 	state, err := supervise(ctx, runCtx, stop, inv, p, proc, processTree{
 		pid:       pid,
+		awaitExit: exit.await,
 		terminate: func(waited <-chan *os.ProcessState) *os.ProcessState { return e.terminate(pid, waited) },
 		// The group may still hold the leader's pid as its id even after the leader is
 		// reaped, and Linux does not reuse a pid that is still in use as a group id.

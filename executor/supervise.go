@@ -13,6 +13,8 @@ import (
 // process group on Unix, a job on Windows.
 type processTree struct {
 	pid int
+	// awaitExit, if set, returns once the script has exited, before proc.Wait reaps it.
+	awaitExit func()
 	// terminate stops the tree while the script still runs, and returns the script's state
 	// once it has been waited for (from waited).
 	terminate func(waited <-chan *os.ProcessState) *os.ProcessState
@@ -86,6 +88,9 @@ func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *I
 func waitOrTerminate(runCtx context.Context, proc *os.Process, tree processTree, logger hclog.Logger) *os.ProcessState {
 	waited := make(chan *os.ProcessState, 1)
 	go func() {
+		if tree.awaitExit != nil {
+			tree.awaitExit()
+		}
 		state, err := proc.Wait()
 		if err != nil {
 			logger.Error("wait failed", "pid", tree.pid, "error", err)
