@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net"
 	"net/http"
 	"net/netip"
@@ -30,7 +31,7 @@ type headerVar struct{ name, value, sep string }
 // is never inherited. The result is sorted by name, each name once. It runs for every CGI
 // request, so it merges three sorted lists instead of filling and sorting a map: the base
 // (sorted once in New), the meta-variables (appended in name order) and the header
-// variables (few, sorted here).
+// variables (few, sorted here), all in the order of their NAME=value entries.
 func (s *Server) buildEnv(cr cgiRequest) []string {
 	r := cr.r
 	localAddr, localPort := splitAddr(localAddrOf(r))
@@ -94,7 +95,7 @@ func mergeEnv(base, meta []envVar, headers []headerVar) []string {
 		next, found := envVar{}, false
 		first := true
 		for _, name := range [3]string{peekName(base), peekName(meta), peekHeader(headers)} {
-			if name != "" && (first || name < next.name) {
+			if name != "" && (first || compareEnvNames(name, next.name) < 0) {
 				next.name, first = name, false
 			}
 		}
@@ -159,8 +160,22 @@ func sortedVars(env map[string]string) []envVar {
 	for k, v := range env {
 		out = append(out, envVar{k, v})
 	}
-	slices.SortFunc(out, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(out, func(a, b envVar) int { return compareEnvNames(a.name, b.name) })
 	return out
+}
+
+// compareEnvNames orders names as their NAME=value entries sort: a name that is a prefix of
+// another sorts after it when the other goes on with a digit, which sorts before '='
+// ("HTTP_X0=" < "HTTP_X=").
+func compareEnvNames(a, b string) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 || len(a) == len(b) {
+		return c
+	}
+	if len(a) < len(b) {
+		return cmp.Compare('=', b[n])
+	}
+	return cmp.Compare(a[n], '=')
 }
 
 // headerVars appends the request's headers as HTTP_* variables (DESIGN.md §2) to dst,
@@ -200,7 +215,7 @@ func headerVars(dst []headerVar, r *http.Request, passAuth bool) []headerVar {
 		}
 		dst = append(dst, headerVar{name: key, value: joined, sep: sep})
 	}
-	slices.SortFunc(dst, func(a, b headerVar) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(dst, func(a, b headerVar) int { return compareEnvNames(a.name, b.name) })
 	return dst
 }
 
