@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,23 +34,37 @@ func (l *logResponseWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom passes io.Copy through to net/http's own ReadFrom, which sends a file with
-// sendfile; without it every static file above the cache size went through a 32 KiB
-// read/write loop.
+// ReadFrom passes a file on to net/http's own ReadFrom, which sends it with sendfile;
+// without it every static file above the cache size went through a 32 KiB read/write loop.
+// Anything else (the cache's in-memory ranges) is written through Write, so that it goes
+// out in one write with the header.
 func (l *logResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if l.status == 0 {
 		l.status = http.StatusOK
 	}
 	var n int64
 	var err error
-	if rf, ok := l.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := l.ResponseWriter.(io.ReaderFrom); ok && isFile(src) {
 		n, err = rf.ReadFrom(src)
 	} else {
-		n, err = io.Copy(l.ResponseWriter, src)
+		n, err = io.Copy(writerOnly{l.ResponseWriter}, src)
 	}
 	l.bytes += n
 	return n, err
 }
+
+// isFile reports whether src is a file, or a file behind a LimitedReader (as io.CopyN and
+// http.ServeContent pass it): what net/http can send with sendfile.
+func isFile(src io.Reader) bool {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	_, ok := src.(*os.File)
+	return ok
+}
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy writes through Write.
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach Flush, Hijack and the deadlines.
 func (l *logResponseWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }

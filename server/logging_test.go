@@ -52,3 +52,29 @@ func TestLargeStaticFileReachesReadFrom(t *testing.T) {
 		t.Errorf("access log lacks %q:\n%s", want, logs.String())
 	}
 }
+
+// TestCachedRangeIsWrittenNotReadFrom: a Range request answered from the in-memory cache goes
+// through Write (one write with the header), not ReadFrom.
+func TestCachedRangeIsWrittenNotReadFrom(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "small.txt"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Root: root, Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	for range 2 { // the second request is answered from the cache
+		rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest(http.MethodGet, "/small.txt", nil)
+		req.Header.Set("Range", "bytes=2-4")
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusPartialContent || rec.Body.String() != "234" {
+			t.Fatalf("%d %q, want 206 \"234\"", rec.Code, rec.Body)
+		}
+		if rec.readFromCalls != 0 {
+			t.Error("an in-memory range went through ReadFrom")
+		}
+	}
+}
