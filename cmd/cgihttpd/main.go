@@ -254,7 +254,6 @@ func parseArgs(args []string) (*options, error) {
 
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
-	tuneGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
