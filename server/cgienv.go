@@ -28,7 +28,7 @@ type headerVar struct{ name, value, sep string }
 
 // buildEnv builds a script's environment from nothing: the operator's fixed extras, then the
 // RFC 3875 meta-variables, then the request's headers as HTTP_*. The server's own environment
-// is never inherited. The result is sorted by name, each name once. It runs for every CGI
+// is never inherited. The result is sorted, each name once. It runs for every CGI
 // request, so it merges three sorted lists instead of filling and sorting a map: the base
 // (sorted once in New), the meta-variables (appended in name order) and the header
 // variables (few, sorted here), all in the order of their NAME=value entries.
@@ -92,12 +92,22 @@ func mergeEnv(base, meta []envVar, headers []headerVar) []string {
 	var arr [80]envVar
 	all := arr[:0]
 	for len(base)+len(meta)+len(headers) > 0 {
+		// The smallest name at the head of a list; every list whose head has it advances
+		// below, so the loop ends whatever the names are.
 		next, found := envVar{}, false
-		first := true
-		for _, name := range [3]string{peekName(base), peekName(meta), peekHeader(headers)} {
-			if name != "" && (first || compareEnvNames(name, next.name) < 0) {
-				next.name, first = name, false
-			}
+		switch {
+		case len(base) > 0:
+			next.name = base[0].name
+		case len(meta) > 0:
+			next.name = meta[0].name
+		default:
+			next.name = headers[0].name
+		}
+		if len(meta) > 0 && compareEnvNames(meta[0].name, next.name) < 0 {
+			next.name = meta[0].name
+		}
+		if len(headers) > 0 && compareEnvNames(headers[0].name, next.name) < 0 {
+			next.name = headers[0].name
 		}
 		if len(base) > 0 && base[0].name == next.name {
 			next.value, found = base[0].value, true
@@ -138,20 +148,6 @@ func mergeEnv(base, meta []envVar, headers []headerVar) []string {
 		start = end
 	}
 	return out
-}
-
-func peekName(vs []envVar) string {
-	if len(vs) == 0 {
-		return ""
-	}
-	return vs[0].name
-}
-
-func peekHeader(hs []headerVar) string {
-	if len(hs) == 0 {
-		return ""
-	}
-	return hs[0].name
 }
 
 // sortedVars is env as a list sorted by name.

@@ -469,3 +469,16 @@ func newFuzzEnvServer(f *testing.F) *Server {
 	}
 	return s
 }
+
+// TestMergeEnvOrdersAndEnds: entries come out in NAME=value order, a meta-variable replaces
+// a base one, a header joins one, and the merge ends even on names it never expects (empty).
+func TestMergeEnvOrdersAndEnds(t *testing.T) {
+	got := mergeEnv(
+		[]envVar{{"", "odd"}, {"HTTP_X", "op"}, {"PATH", "/bin"}, {"QUERY_STRING", "forged"}},
+		[]envVar{{"QUERY_STRING", "real"}},
+		[]headerVar{{name: "HTTP_X0", value: "a", sep: ", "}, {name: "HTTP_X", value: "b", sep: ", "}})
+	want := []string{"=odd", "HTTP_X0=a", "HTTP_X=op, b", "PATH=/bin", "QUERY_STRING=real"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
