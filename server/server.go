@@ -173,15 +173,14 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("document root: %w", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		root:      root,
-		realRoot:  realRoot,
-		files:     newFileCache(),
-		logger:    logger.Named("server"),
-		access:    logger.Named("access"),
-		stderrLog: logger.Named("server").Named("stderr"),
-		extraEnv:  make(map[string]string),
-		slots:     make(chan struct{}, cfg.MaxScripts),
+		cfg:      cfg,
+		root:     root,
+		realRoot: realRoot,
+		files:    newFileCache(),
+		logger:   logger.Named("server"),
+		access:   logger.Named("access"),
+		extraEnv: make(map[string]string),
+		slots:    make(chan struct{}, cfg.MaxScripts),
 	}
 	for _, d := range cfg.CGIDirs {
 		clean, err := collapsePath(d)
@@ -202,6 +201,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 		s.extraEnv[name] = value
 	}
+	s.stderrLog = s.logger.Named("stderr")
 	s.baseVars = sortedVars(baseEnv(s.extraEnv))
 	s.serverSoftware = "cgihttpd/" + cfg.Version
 	s.warnIfUnreachable()
