@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,12 +17,23 @@ import (
 // size and modification time: an edited or replaced file is read again on its next request.
 // The stat is the one every static request makes anyway, so a hit costs no other system
 // call, not even the confinement or CGI-alias checks: the entry's file passed them when it
-// was read (see serveHot).
+// was read (see serveHot). Where change notification exists, hotFiles goes further and
+// answers without the stat (see hotfiles_linux.go); it revokes entries through this cache.
+//
+// A file modified within racyWindow of being read is served but not kept: a file system's
+// timestamps are coarse (a clock tick, or 2 s on FAT), so a same-size edit within the same
+// tick would leave size and mtime as they were, and the stale content would be trusted.
 type fileCache struct {
 	mu      sync.RWMutex
 	entries map[string]*cachedFile
 	bytes   int64
+	// watchEpoch counts the change watches ever added (by hotFiles). An entry records it
+	// before its file is read, so an entry read before some watch on its path existed is
+	// known as one whose changes that watch may have missed.
+	watchEpoch atomic.Uint64
 }
+
+const racyWindow = 2 * time.Second
 
 const (
 	maxCachedFile = 64 << 10 // larger files are sent with sendfile from the open file
@@ -35,6 +48,8 @@ type cachedFile struct {
 	contentType   []string
 	contentLength []string
 	lastModified  []string
+	readEpoch     uint64      // watchEpoch before the file was read
+	revoked       atomic.Bool // no longer the cache's entry for its path: never trusted again
 }
 
 func newFileCache() *fileCache {
@@ -59,6 +74,7 @@ func (c *fileCache) put(path string, f *os.File, info os.FileInfo) *cachedFile {
 	if size > maxCachedFile {
 		return nil
 	}
+	epoch, readStart := c.watchEpoch.Load(), time.Now()
 	content := make([]byte, size)
 	if _, err := io.ReadFull(f, content); err != nil {
 		return nil // changed under us: serve this one from the file, cache the next
@@ -71,46 +87,107 @@ func (c *fileCache) put(path string, f *os.File, info os.FileInfo) *cachedFile {
 		content:       content,
 		contentType:   []string{contentType(path)},
 		contentLength: []string{strconv.FormatInt(size, 10)},
+		readEpoch:     epoch,
 	}
 	if !modTimeUnset(info.ModTime()) {
 		e.lastModified = []string{info.ModTime().UTC().Format(http.TimeFormat)}
 	}
+	if info.ModTime().After(readStart.Add(-racyWindow)) {
+		e.revoked.Store(true) // this answer only
+		return e
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.entries[path]; old != nil {
-		c.bytes -= int64(len(old.content))
-	}
+	c.removeLocked(path)
 	if len(c.entries) >= maxCacheFiles || c.bytes+size > maxCacheBytes {
 		// Start over rather than track use: hot files come back on their next request.
-		clear(c.entries)
-		c.bytes = 0
+		c.revokeAllLocked()
 	}
 	c.entries[path] = e
 	c.bytes += size
 	return e
 }
 
+// current reports whether e is still the entry for its file: put in the cache and not
+// replaced or revoked since.
+func (e *cachedFile) current() bool { return !e.revoked.Load() }
+
+// revoke drops the entry for path, if any.
+func (c *fileCache) revoke(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removeLocked(path)
+}
+
+// revokeTree drops the entries for dir and everything below it.
+func (c *fileCache) revokeTree(dir string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := strings.TrimSuffix(dir, string(os.PathSeparator)) + string(os.PathSeparator)
+	for path := range c.entries {
+		if path == dir || strings.HasPrefix(path, prefix) {
+			c.removeLocked(path)
+		}
+	}
+}
+
+// revokeAll empties the cache.
+func (c *fileCache) revokeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.revokeAllLocked()
+}
+
+func (c *fileCache) removeLocked(path string) {
+	if old := c.entries[path]; old != nil {
+		old.revoked.Store(true)
+		c.bytes -= int64(len(old.content))
+		delete(c.entries, path)
+	}
+}
+
+func (c *fileCache) revokeAllLocked() {
+	for _, e := range c.entries {
+		e.revoked.Store(true)
+	}
+	clear(c.entries)
+	c.bytes = 0
+}
+
 // serve answers r from e. A plain GET or HEAD gets the precomputed headers and the bytes;
 // a conditional or Range request goes through http.ServeContent, as an uncached file does.
 func (e *cachedFile) serve(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h["Content-Type"] = e.contentType
-	if hasAny(r.Header, "Range", "If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since", "If-Range") {
+	if hasAny(r.Header, conditionalHeaders...) {
+		w.Header()["Content-Type"] = e.contentType
 		http.ServeContent(w, r, e.info.Name(), e.info.ModTime(), bytes.NewReader(e.content))
 		return
 	}
+	e.serveWhole(w, r)
+}
+
+// serveWhole answers 200 with the precomputed headers and the whole file (none for HEAD),
+// and returns the body bytes written.
+func (e *cachedFile) serveWhole(w http.ResponseWriter, r *http.Request) int64 {
+	h := w.Header()
+	h["Content-Type"] = e.contentType
 	if e.lastModified != nil {
 		h["Last-Modified"] = e.lastModified
 	}
 	h["Accept-Ranges"] = acceptRanges
 	h["Content-Length"] = e.contentLength
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(e.content)
+	if r.Method == http.MethodHead {
+		return 0
 	}
+	n, _ := w.Write(e.content)
+	return int64(n)
 }
 
-var acceptRanges = []string{"bytes"}
+var (
+	acceptRanges = []string{"bytes"}
+	// conditionalHeaders make an answer depend on more than the file: http.ServeContent's.
+	conditionalHeaders = []string{"Range", "If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since", "If-Range"}
+)
 
 // hasAny reports whether h has any of the canonical names, with a value that is not empty
 // (as Header.Get sees it, without canonicalizing names that already are).

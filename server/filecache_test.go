@@ -163,3 +163,42 @@ func TestHotFileBehindNewCGIAlias(t *testing.T) {
 		t.Errorf("through the new alias: %d %q", rec.Code, rec.Body)
 	}
 }
+
+// TestRecentlyModifiedFileNotKept: a file modified within racyWindow of being read is served
+// but not kept, since an edit within the same timestamp tick would leave the stat as it was.
+func TestRecentlyModifiedFileNotKept(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "fresh.txt")
+	now := time.Now()
+	if err := os.WriteFile(file, []byte("other version\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, now, now); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Root: root, Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	get := func() string {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/fresh.txt", nil))
+		return rec.Body.String()
+	}
+	if got := get(); got != "other version\n" {
+		t.Fatalf("first GET: %q", got)
+	}
+	if srv.files.get(file, mustStat(t, file)) != nil {
+		t.Error("a file modified just now was kept")
+	}
+	if err := os.WriteFile(file, []byte("third version\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, now, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got != "third version\n" {
+		t.Errorf("after a same-size edit in the same tick: %q", got)
+	}
+}

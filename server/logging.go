@@ -78,18 +78,18 @@ func noteRaw(w http.ResponseWriter, status int, n int64) {
 
 // logAccess writes one Common Log Format line. The CLF record is the message itself, so that
 // plain-text logs read like any web server's access log.
-func (s *Server) logAccess(r *http.Request, l *logResponseWriter, id uint64, start time.Time, aborted bool) {
+func (s *Server) logAccess(r *http.Request, code int, bytes int64, id uint64, start time.Time, aborted bool) {
 	if !s.access.IsInfo() {
 		return // the line is not built when nobody reads it
 	}
 	host, _ := splitAddr(r.RemoteAddr)
 	status := "-"
-	if l.status != 0 {
-		status = strconv.Itoa(l.status)
+	if code != 0 {
+		status = strconv.Itoa(code)
 	}
 	size := "-"
-	if l.bytes > 0 {
-		size = strconv.FormatInt(l.bytes, 10)
+	if bytes > 0 {
+		size = strconv.FormatInt(bytes, 10)
 	}
 	line := host + " - - [" + start.Format("02/Jan/2006:15:04:05 -0700") + "] " +
 		strconv.Quote(r.Method+" "+r.RequestURI+" "+r.Proto) + " " + status + " " + size

@@ -106,6 +106,7 @@ type Server struct {
 	realRoot string // root with symlinks resolved: what confinement is checked against
 	beneath  beneathCheck
 	files    *fileCache
+	hot      hotFiles
 	cgiDirs  []string
 	native   executor.Executor // nil where the platform has none
 	inproc   executor.Executor // nil in "native" mode
@@ -226,7 +227,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 			s.ownsInproc = true
 		}
 	}
-	s.beneath = newBeneathCheck(realRoot) // last: nothing above may fail with it open
+	// Last: nothing above may fail with these open.
+	s.beneath = newBeneathCheck(realRoot)
+	s.hot = newHotFiles(root, s.files, s.logger)
 	return s, nil
 }
 
@@ -235,6 +238,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 // close). Call it once the http.Server serving s has shut down.
 func (s *Server) Close() error {
 	s.beneath.close()
+	s.hot.close()
 	var errs []error
 	if c, ok := s.native.(io.Closer); ok && s.ownsNative {
 		if err := c.Close(); err != nil {
@@ -298,14 +302,18 @@ func (s *Server) Root() string { return s.root }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := s.reqID.Add(1)
 	s.count.requests.Add(1)
-	lw := &logResponseWriter{ResponseWriter: w}
 	start := time.Now()
+	if n, ok := s.serveHotDirect(w, r, start); ok {
+		s.logAccess(r, http.StatusOK, n, id, start, false)
+		return
+	}
+	lw := &logResponseWriter{ResponseWriter: w}
 	defer func() {
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value
 			s.logger.Error("handler panic", "req_id", id, "panic", fmt.Sprint(p))
 		}
-		s.logAccess(r, lw, id, start, p != nil)
+		s.logAccess(r, lw.status, lw.bytes, id, start, p != nil)
 		if p != nil {
 			panic(p)
 		}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // staticFile is a static request path with what is on disk there.
@@ -38,12 +39,30 @@ func (s *Server) serveHot(w http.ResponseWriter, r *http.Request, t staticFile) 
 		!t.info.Mode().IsRegular() || strings.HasSuffix(t.clean, "/") {
 		return false
 	}
+	s.hot.readPending()
 	cached := s.files.get(t.fsPath, t.info)
 	if cached == nil {
 		return false
 	}
+	s.hot.promote(t.clean, t.fsPath, cached, time.Now())
 	cached.serve(w, r)
 	return true
+}
+
+// serveHotDirect answers an unconditional GET or HEAD of a hot path (see hotFiles) with the
+// status and body size that it reports for the access log. It writes to the connection's
+// own ResponseWriter, without the access-log wrapper, so that a hot hit allocates nothing
+// beyond what net/http allocates for every request.
+func (s *Server) serveHotDirect(w http.ResponseWriter, r *http.Request, now time.Time) (int64, bool) {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || hasAny(r.Header, conditionalHeaders...) {
+		return 0, false
+	}
+	// Only clean paths that passed every check were made hot, so the raw path is the key.
+	cached := s.hot.lookup(r.URL.Path, now)
+	if cached == nil {
+		return 0, false
+	}
+	return cached.serveWhole(w, r), true
 }
 
 // serveStatic serves a file or a directory the way Python's SimpleHTTPRequestHandler does,
@@ -74,7 +93,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 		for _, index := range []string{"index.html", "index.htm"} {
 			p := filepath.Join(fsPath, index)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && s.confined(p) {
-				s.serveFile(w, r, p, id)
+				s.serveFile(w, r, p, "", id)
 				return
 			}
 		}
@@ -86,10 +105,12 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 		writeError(w, http.StatusNotFound, "File not found")
 		return
 	}
-	s.serveFile(w, r, fsPath, id)
+	s.serveFile(w, r, fsPath, clean, id)
 }
 
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, fsPath string, id uint64) {
+// serveFile serves the regular file at fsPath. hotKey is the request path that may answer
+// with it from memory from now on; "" for a directory's index, which a new file can change.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, fsPath, hotKey string, id uint64) {
 	f, err := os.Open(fsPath)
 	if err != nil {
 		s.logger.Warn("open failed", "req_id", id, "path", fsPath, "error", err)
@@ -103,6 +124,9 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, fsPath string
 		return
 	}
 	if cached := s.files.put(fsPath, f, info); cached != nil {
+		if hotKey != "" {
+			s.hot.promote(hotKey, fsPath, cached, time.Now())
+		}
 		cached.serve(w, r)
 		return
 	}

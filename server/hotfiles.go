@@ -1,0 +1,35 @@
+package server
+
+import "time"
+
+// hotFiles answers the hottest static requests from memory without a system call for the
+// file: no stat, no path walk. It can only where the kernel tells of changes (inotify on
+// Linux); elsewhere every static request keeps the stat that validates fileCache entries.
+type hotFiles interface {
+	// lookup returns the cached file for a request path when that path is hot and nothing
+	// has changed on its way since, else nil. A hit means that the path was clean and passed
+	// every check when it was made hot.
+	lookup(urlPath string, now time.Time) *cachedFile
+	// promote lets e answer clean (its file is fsPath) through lookup from now on, when
+	// changes to the file and every directory on its way can be watched. e has just been
+	// validated by a stat, or read.
+	promote(clean, fsPath string, e *cachedFile, now time.Time)
+	// readPending applies the changes reported so far to the fileCache, so that a stat
+	// that cannot see a change (same size, same coarse mtime) is not the last word.
+	readPending()
+	close()
+}
+
+// hotTrust is how long a hot path is trusted after its last stat. Change notification
+// misses some changes (writes through a shared mapping, other hosts' writes to a network
+// file system, a symlink swapped above the document root): at worst those are served a
+// second late, as by lighttpd's stat cache.
+const hotTrust = time.Second
+
+// noHotFiles is for where there is no change notification.
+type noHotFiles struct{}
+
+func (noHotFiles) lookup(string, time.Time) *cachedFile           { return nil }
+func (noHotFiles) promote(string, string, *cachedFile, time.Time) {}
+func (noHotFiles) readPending()                                   {}
+func (noHotFiles) close()                                         {}

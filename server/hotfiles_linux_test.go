@@ -1,0 +1,294 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cgihttpd/cgihttpd/executor"
+)
+
+// hotSite is a document root with docs/page.txt, last modified long ago (a file modified
+// within racyWindow is never kept), and a server on it.
+type hotSite struct {
+	t    *testing.T
+	root string
+	file string
+	s    *Server
+}
+
+var hotTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newHotSite(t *testing.T, exec executor.Executor) *hotSite {
+	t.Helper()
+	h := &hotSite{t: t, root: t.TempDir()}
+	h.file = filepath.Join(h.root, "docs", "page.txt")
+	if err := os.Mkdir(filepath.Dir(h.file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(h.file, "first version\n")
+	if exec == nil {
+		exec = fakeExecutor{}
+	}
+	s, err := New(Config{Root: h.root, Executor: exec}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	h.s = s
+	return h
+}
+
+// write puts body in path with the old modification time, as an in-place edit that keeps
+// size and mtime would (rsync --inplace --times).
+func (h *hotSite) write(path, body string) {
+	h.t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := io.WriteString(f, body); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.Chtimes(path, hotTime, hotTime); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *hotSite) get(path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	return rec
+}
+
+// heat requests path until it is hot: the first request reads the file and adds the
+// watches, which came after that read; the second reads it again under them.
+func (h *hotSite) heat(path, want string) {
+	h.t.Helper()
+	for range 3 {
+		if rec := h.get(path); rec.Code != 200 || rec.Body.String() != want {
+			h.t.Fatalf("GET %s: %d %q, want %q", path, rec.Code, rec.Body, want)
+		}
+		if h.s.hot.lookup(path, time.Now()) != nil {
+			return
+		}
+	}
+	h.t.Fatalf("%s is not hot after 3 requests", path)
+}
+
+func (h *hotSite) expect(path string, code int, body string) {
+	h.t.Helper()
+	if rec := h.get(path); rec.Code != code || (body != "" && rec.Body.String() != body) {
+		h.t.Errorf("GET %s: %d %q, want %d %q", path, rec.Code, rec.Body, code, body)
+	}
+}
+
+// TestHotFileSeesEveryChange: a hot path answers without a stat, so every change that a stat
+// would show, and some it would not, must reach it through the watches, and be seen by the
+// very next request (no sleeping here: the events are read before a hot answer).
+func TestHotFileSeesEveryChange(t *testing.T) {
+	const page = "/docs/page.txt"
+	t.Run("in-place edit keeping size and mtime", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		h.write(h.file, "other version\n") // a stat sees nothing new
+		h.expect(page, 200, "other version\n")
+	})
+	t.Run("touched", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		later := hotTime.Add(time.Hour)
+		if err := os.Chtimes(h.file, later, later); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.get(page).Header().Get("Last-Modified"); got != later.Format(http.TimeFormat) {
+			t.Errorf("Last-Modified %q after touch", got)
+		}
+	})
+	t.Run("deleted", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		if err := os.Remove(h.file); err != nil {
+			t.Fatal(err)
+		}
+		h.expect(page, 404, "")
+	})
+	t.Run("replaced by rename", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		tmp := filepath.Join(h.root, "docs", ".new")
+		h.write(tmp, "third version\n")
+		if err := os.Rename(tmp, h.file); err != nil {
+			t.Fatal(err)
+		}
+		h.expect(page, 200, "third version\n")
+	})
+	t.Run("written through a hard link elsewhere", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		other := filepath.Join(t.TempDir(), "link.txt")
+		if err := os.Link(h.file, other); err != nil {
+			t.Skip("no hard links here:", err)
+		}
+		h.write(other, "linked version\n")
+		h.expect(page, 200, "linked version\n")
+	})
+	t.Run("directory on the way renamed", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		if err := os.Rename(filepath.Dir(h.file), filepath.Join(h.root, "old")); err != nil {
+			t.Fatal(err)
+		}
+		h.expect(page, 404, "")
+		h.expect("/old/page.txt", 200, "first version\n")
+	})
+	t.Run("directory on the way swapped for a symlink out of the root", func(t *testing.T) {
+		h := newHotSite(t, nil)
+		h.heat(page, "first version\n")
+		outside := t.TempDir()
+		h.write(filepath.Join(outside, "page.txt"), "secret version\n")
+		if err := os.Rename(filepath.Dir(h.file), filepath.Join(h.root, "old")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(h.root, "docs")); err != nil {
+			t.Fatal(err)
+		}
+		h.expect(page, 404, "")
+	})
+}
+
+// TestHotPathNeverThroughSymlinks: a path with a symlink below the root stays validated by a
+// stat per request, since a watch on the link's directory does not see the target change.
+func TestHotPathNeverThroughSymlinks(t *testing.T) {
+	h := newHotSite(t, nil)
+	if err := os.Symlink("docs", filepath.Join(h.root, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("page.txt", filepath.Join(h.root, "docs", "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/alias/page.txt", "/docs/link.txt"} {
+		for range 3 {
+			h.expect(p, 200, "first version\n")
+		}
+		if h.s.hot.lookup(p, time.Now()) != nil {
+			t.Errorf("%s became hot", p)
+		}
+	}
+}
+
+// TestHotPathTrustedForASecond: a hot path is checked by a stat again after hotTrust, for
+// the changes that no event reports.
+func TestHotPathTrustedForASecond(t *testing.T) {
+	h := newHotSite(t, nil)
+	h.heat("/docs/page.txt", "first version\n")
+	if h.s.hot.lookup("/docs/page.txt", time.Now().Add(hotTrust)) != nil {
+		t.Error("still hot a second on")
+	}
+}
+
+// TestScriptWritesFileThenRedirectsToIt: a script that writes a static file and answers
+// with a local redirect to it gets the new content, not the hot old one.
+func TestScriptWritesFileThenRedirectsToIt(t *testing.T) {
+	var h *hotSite
+	h = newHotSite(t, funcExecutor(func(inv *executor.Invocation) error {
+		h.write(h.file, "fresh version\n")
+		_, err := io.WriteString(inv.Stdout, "Location: /docs/page.txt\n\n")
+		return err
+	}))
+	script := filepath.Join(h.root, "cgi-bin", "update.sh")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.heat("/docs/page.txt", "first version\n")
+	h.expect("/cgi-bin/update.sh", 200, "fresh version\n")
+}
+
+type funcExecutor func(*executor.Invocation) error
+
+func (f funcExecutor) Run(_ context.Context, inv *executor.Invocation) error { return f(inv) }
+func (funcExecutor) Name() string                                           { return "func" }
+
+// TestHotFilesAfterQueueOverflow: when more events come than the kernel queues, some are
+// lost, so nothing cached before is trusted.
+func TestHotFilesAfterQueueOverflow(t *testing.T) {
+	h := newHotSite(t, nil)
+	h.heat("/docs/page.txt", "first version\n")
+	max := 16384
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		_, _ = fmt.Sscan(string(b), &max)
+	}
+	if max > 1<<17 {
+		t.Skipf("max_queued_events %d: too many to overflow in a test", max)
+	}
+	// Events alternate between two files, since the kernel merges repeats of the last one.
+	other := filepath.Join(h.root, "docs", "other.txt")
+	h.write(other, "x")
+	h.heat("/docs/other.txt", "x")
+	for i := range max + 10 {
+		p := []string{h.file, other}[i%2]
+		if err := os.Chtimes(p, hotTime, hotTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.s.files.entries) == 0 {
+		t.Fatal("the cache was emptied before the events were read")
+	}
+	h.s.hot.lookup("/docs/page.txt", time.Now()) // reads the events
+	if n := len(h.s.files.entries); n != 0 {
+		t.Errorf("%d cache entries trusted after an overflow", n)
+	}
+}
+
+// TestHotHitAllocatesNothing: a hot hit allocates nothing of its own, so that a static file
+// costs what net/http costs for any answer. (The recorder is made once and reset; net/http's
+// own response writer is not part of what is counted.)
+func TestHotHitAllocatesNothing(t *testing.T) {
+	h := newHotSite(t, nil)
+	h.heat("/docs/page.txt", "first version\n")
+	req := httptest.NewRequest("GET", "/docs/page.txt", nil)
+	w := &reusableWriter{header: make(http.Header)}
+	allocs := testing.AllocsPerRun(200, func() {
+		clear(w.header)
+		w.code, w.n = 0, 0
+		h.s.ServeHTTP(w, req)
+	})
+	if w.code != 200 || w.n != len("first version\n") {
+		t.Fatalf("answered %d with %d bytes", w.code, w.n)
+	}
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per hot hit", allocs)
+	}
+}
+
+// reusableWriter is a ResponseWriter that allocates nothing once made.
+type reusableWriter struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (w *reusableWriter) Header() http.Header { return w.header }
+func (w *reusableWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *reusableWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.n += len(p)
+	return len(p), nil
+}

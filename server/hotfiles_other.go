@@ -1,0 +1,7 @@
+//go:build !linux
+
+package server
+
+import "github.com/hashicorp/go-hclog"
+
+func newHotFiles(string, *fileCache, hclog.Logger) hotFiles { return noHotFiles{} }
