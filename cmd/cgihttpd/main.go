@@ -254,6 +254,7 @@ func parseArgs(args []string) (*options, error) {
 
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
+	keepHeapFloor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
