@@ -20,12 +20,6 @@ type hotFiles interface {
 	close()
 }
 
-// hotTrust is how long a hot path is trusted after its last stat. Change notification
-// misses some changes (writes through a shared mapping, other hosts' writes to a network
-// file system, a symlink swapped above the document root): at worst those are served a
-// second late, as by lighttpd's stat cache.
-const hotTrust = time.Second
-
 // noHotFiles is for where there is no change notification.
 type noHotFiles struct{}
 

@@ -34,6 +34,7 @@ type inotifyHotFiles struct {
 
 	mu          sync.Mutex // guards the watches and reading the events
 	watches     map[int32]*fileWatch
+	maxWatches  int
 	buf         []byte
 	warnedLimit bool
 
@@ -54,6 +55,12 @@ type hotEntry struct {
 	checked time.Time // last validated by a stat or a read
 }
 
+// hotTrust is how long a hot path is trusted after its last stat. Change notification
+// misses some changes (writes through a shared mapping, other hosts' writes to a network
+// file system, a symlink swapped above the document root): at worst those are served a
+// second late, as by lighttpd's stat cache.
+const hotTrust = time.Second
+
 const (
 	watchDirMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 		unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
@@ -62,6 +69,9 @@ const (
 	// inotifyBufSize holds many events, and at least one with the longest name (the read
 	// fails with EINVAL when one does not fit).
 	inotifyBufSize = 16 << 10
+	// maxWatches bounds the watches kept: they come out of the user's inotify allowance,
+	// which other programs of root share, and files that left the cache keep theirs.
+	maxWatches = 2 * maxCacheFiles
 )
 
 func newHotFiles(root string, files *fileCache, logger hclog.Logger) hotFiles {
@@ -71,13 +81,14 @@ func newHotFiles(root string, files *fileCache, logger hclog.Logger) hotFiles {
 		return noHotFiles{}
 	}
 	return &inotifyHotFiles{
-		root:    root,
-		files:   files,
-		logger:  logger,
-		fd:      fd,
-		watches: make(map[int32]*fileWatch),
-		buf:     make([]byte, inotifyBufSize),
-		hot:     make(map[string]hotEntry),
+		root:       root,
+		files:      files,
+		logger:     logger,
+		fd:         fd,
+		watches:    make(map[int32]*fileWatch),
+		maxWatches: maxWatches,
+		buf:        make([]byte, inotifyBufSize),
+		hot:        make(map[string]hotEntry),
 	}
 }
 
@@ -188,6 +199,11 @@ func (h *inotifyHotFiles) addWatchLocked(path string, mask uint32, dir bool) (ui
 	}
 	w := h.watches[int32(wd)]
 	if w == nil {
+		if len(h.watches) >= h.maxWatches {
+			_, _ = unix.InotifyRmWatch(h.fd, uint32(wd))
+			h.startOverLocked()
+			return 0, false
+		}
 		w = &fileWatch{dir: dir, epoch: h.files.watchEpoch.Add(1)}
 		h.watches[int32(wd)] = w
 	}
@@ -195,6 +211,21 @@ func (h *inotifyHotFiles) addWatchLocked(path string, mask uint32, dir bool) (ui
 		w.paths = append(w.paths, path)
 	}
 	return w.epoch, true
+}
+
+// startOverLocked removes every watch (and with it every hot path, and the cache that the
+// watches kept valid), as the cache itself starts over when full: hot paths come back on
+// their next requests.
+func (h *inotifyHotFiles) startOverLocked() {
+	for wd := range h.watches {
+		_, _ = unix.InotifyRmWatch(h.fd, uint32(wd))
+	}
+	clear(h.watches)
+	h.files.revokeAll()
+	h.hotMu.Lock()
+	clear(h.hot)
+	h.hotMu.Unlock()
+	h.logger.Debug("inotify watches at their bound: starting over", "bound", h.maxWatches)
 }
 
 func contains(list []string, s string) bool {

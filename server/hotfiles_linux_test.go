@@ -219,7 +219,7 @@ func TestScriptWritesFileThenRedirectsToIt(t *testing.T) {
 type funcExecutor func(*executor.Invocation) error
 
 func (f funcExecutor) Run(_ context.Context, inv *executor.Invocation) error { return f(inv) }
-func (funcExecutor) Name() string                                           { return "func" }
+func (funcExecutor) Name() string                                            { return "func" }
 
 // TestHotFilesAfterQueueOverflow: when more events come than the kernel queues, some are
 // lost, so nothing cached before is trusted.
@@ -291,4 +291,31 @@ func (w *reusableWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
 	w.n += len(p)
 	return len(p), nil
+}
+
+// TestHotFilesWatchesBounded: past its bound of watches the index removes them all and
+// starts over, rather than spend root's inotify allowance on files that left the cache.
+func TestHotFilesWatchesBounded(t *testing.T) {
+	h := newHotSite(t, nil)
+	hot := h.s.hot.(*inotifyHotFiles)
+	hot.maxWatches = 6 // the root, docs, and four files
+	for i := range 4 {
+		p := filepath.Join(h.root, "docs", fmt.Sprintf("f%d.txt", i))
+		h.write(p, "x")
+		h.heat(fmt.Sprintf("/docs/f%d.txt", i), "x")
+	}
+	if n := len(hot.watches); n != 6 {
+		t.Fatalf("%d watches, want 6", n)
+	}
+	h.expect("/docs/page.txt", 200, "first version\n") // a seventh watch: start over
+	if n := len(hot.watches); n != 0 {
+		t.Errorf("%d watches after the bound was passed", n)
+	}
+	if hot.lookup("/docs/f0.txt", time.Now()) != nil {
+		t.Error("a path stayed hot after its watches were removed")
+	}
+	h.heat("/docs/page.txt", "first version\n")
+	if n := len(hot.watches); n != 3 {
+		t.Errorf("%d watches after starting over, want 3", n)
+	}
 }
