@@ -15,18 +15,18 @@ func TestGCPercentFor(t *testing.T) {
 		live, goal, percent uint64
 		want                int
 	}{
-		{2 * mib, 4 * mib, 100, 700},          // the goal goes from 4 MiB to 16
-		{2 * mib, 16 * mib, 700, 700},         // already there
-		{1 * mib, 4 * mib, 100, 500},          // stacks and globals count: growth 3 MiB at 100
-		{10 * mib, 20 * mib, 100, 100},        // 20 MiB at 100 is above the floor
-		{10 * mib, 60 * mib, 500, 100},        // back to 100 once the heap has grown
-		{0, 4 * mib, 100, 400},                // nothing live: the growth alone is scaled to the floor
-		{4 * mib, 4 * mib, 100, 100},          // no growth to scale
-		{3 * mib, 6 * mib, 0, 100},            // GC was off
-		{7 * mib, 15 * mib, 100, 112},         // just under the floor
-		{8 * mib, 16 * mib, 100, 100},         // at it
-		{100 * mib, 200 * mib, 100, 100},      // large heaps as at GOGC=100
-		{1 * mib, 2*mib + 512<<10, 100, 1000}, // rounding down
+		{2 * mib, 4 * mib, 100, 300},         // the goal goes from 4 MiB to 8
+		{2 * mib, 8 * mib, 300, 300},         // already there
+		{1 * mib, 4 * mib, 100, 233},         // stacks and globals count: growth 3 MiB at 100
+		{10 * mib, 20 * mib, 100, 100},       // 20 MiB at 100 is above the floor
+		{10 * mib, 60 * mib, 500, 100},       // back to 100 once the heap has grown
+		{0, 4 * mib, 100, 200},               // nothing live: the growth alone is scaled to the floor
+		{4 * mib, 4 * mib, 100, 100},         // no growth to scale
+		{3 * mib, 6 * mib, 0, 100},           // GC was off
+		{3 * mib, 7 * mib, 100, 125},         // just under the floor
+		{4 * mib, 8 * mib, 100, 100},         // at it
+		{100 * mib, 200 * mib, 100, 100},     // large heaps as at GOGC=100
+		{1 * mib, 2*mib + 512<<10, 100, 466}, // rounding down
 	} {
 		if got := gcPercentFor(c.live, c.goal, c.percent); got != c.want {
 			t.Errorf("gcPercentFor(%d, %d, %d) = %d, want %d", c.live, c.goal, c.percent, got, c.want)
