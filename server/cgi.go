@@ -32,9 +32,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	t := findScript(s.root, clean, cgiDir)
+	t, found := s.resolveScript(clean, cgiDir)
 	switch {
-	case t.info == nil || !s.confined(t.file):
+	case !found:
 		log.Info("no such CGI script", "path", clean)
 		writeError(w, http.StatusNotFound, "No such CGI script")
 		return
@@ -164,6 +164,24 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		log.Error("bad script response", "reason", reason, "exit", errString(runErr))
 		writeError(w, http.StatusBadGateway, "The CGI script sent a malformed response")
 	}
+}
+
+// resolveScript finds the script for clean under cgiDir; found is false when there is none
+// inside the root. A resolution kept by s.hot is used without a stat.
+func (s *Server) resolveScript(clean, cgiDir string) (t scriptTarget, found bool) {
+	now := time.Now()
+	if t, ok := s.hot.lookupScript(clean, now); ok {
+		return t, true
+	}
+	mark := s.hot.scriptMark()
+	t = findScript(s.root, clean, cgiDir)
+	if t.info == nil || !s.confined(t.file) {
+		return t, false
+	}
+	if t.info.Mode().IsRegular() {
+		s.hot.promoteScript(clean, t, mark, now)
+	}
+	return t, true
 }
 
 func isExit(err error) bool {

@@ -21,6 +21,10 @@ import (
 // moved, deleted or replaced. A watch on the file itself also sees writes through another
 // hard link.
 //
+// A CGI path's resolution (script, PATH_INFO, confinement) is kept the same way, but more
+// bluntly: any event at all drops every kept resolution, as scripts are few and their
+// directories rarely change.
+//
 // No goroutine reads the events. Each lookup that finds a hot path first asks the kernel
 // whether events are queued (one ioctl, about a quarter of a stat's cost and no
 // allocation), and reads them before answering. So a change made before a request arrived
@@ -38,8 +42,21 @@ type inotifyHotFiles struct {
 	buf         []byte
 	warnedLimit bool
 
-	hotMu sync.RWMutex
-	hot   map[string]hotEntry // by clean URL path
+	events atomic.Uint64 // events read, ever
+
+	hotMu   sync.RWMutex
+	hot     map[string]hotEntry  // by clean URL path
+	scripts map[string]hotScript // by clean URL path
+}
+
+// scriptMark is what was known of the changes when a resolution began: the newest watch
+// and the count of events read.
+type scriptMark struct{ epoch, events uint64 }
+
+type hotScript struct {
+	target  scriptTarget
+	events  uint64    // events read when it was resolved
+	checked time.Time // when it was resolved
 }
 
 // fileWatch is one inotify watch: a directory or a file, and the paths it was added by (more
@@ -89,6 +106,7 @@ func newHotFiles(root string, files *fileCache, logger hclog.Logger) hotFiles {
 		maxWatches: maxWatches,
 		buf:        make([]byte, inotifyBufSize),
 		hot:        make(map[string]hotEntry),
+		scripts:    make(map[string]hotScript),
 	}
 }
 
@@ -222,8 +240,10 @@ func (h *inotifyHotFiles) startOverLocked() {
 	}
 	clear(h.watches)
 	h.files.revokeAll()
+	h.events.Add(1)
 	h.hotMu.Lock()
 	clear(h.hot)
+	clear(h.scripts)
 	h.hotMu.Unlock()
 	h.logger.Debug("inotify watches at their bound: starting over", "bound", h.maxWatches)
 }
@@ -278,6 +298,7 @@ func (h *inotifyHotFiles) readEventsLocked() {
 
 // eventLocked revokes what an event may have changed.
 func (h *inotifyHotFiles) eventLocked(wd int32, mask uint32, name string) {
+	h.events.Add(1) // every kept script resolution is dropped
 	if mask&unix.IN_Q_OVERFLOW != 0 {
 		h.logger.Debug("inotify queue overflowed: the file cache starts over")
 		h.files.revokeAll()
@@ -302,6 +323,52 @@ func (h *inotifyHotFiles) eventLocked(wd int32, mask uint32, name string) {
 			h.files.revoke(p + string(filepath.Separator) + name)
 		}
 	}
+}
+
+func (h *inotifyHotFiles) scriptMark() scriptMark {
+	h.readPending()
+	return scriptMark{epoch: h.files.watchEpoch.Load(), events: h.events.Load()}
+}
+
+func (h *inotifyHotFiles) promoteScript(clean string, t scriptTarget, m scriptMark, now time.Time) {
+	if h.closed.Load() {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// Every watch on the way must be older than the resolution, and no event read since it
+	// began: then nothing on the way changed after it began.
+	newest, ok := h.watchPathLocked(t.file)
+	if !ok || newest > m.epoch {
+		return
+	}
+	if info, err := os.Lstat(t.file); err != nil || !os.SameFile(info, t.info) {
+		return // a symlink, or replaced
+	}
+	h.readEventsLocked()
+	if h.events.Load() != m.events {
+		return
+	}
+	h.hotMu.Lock()
+	defer h.hotMu.Unlock()
+	if len(h.scripts) >= maxCacheFiles {
+		clear(h.scripts) // any PATH_INFO makes a path: start over rather than grow
+	}
+	h.scripts[clean] = hotScript{target: t, events: m.events, checked: now}
+}
+
+func (h *inotifyHotFiles) lookupScript(clean string, now time.Time) (scriptTarget, bool) {
+	h.hotMu.RLock()
+	e, ok := h.scripts[clean]
+	h.hotMu.RUnlock()
+	if !ok || h.closed.Load() {
+		return scriptTarget{}, false
+	}
+	h.readPending()
+	if e.events != h.events.Load() || now.Sub(e.checked) >= hotTrust {
+		return scriptTarget{}, false
+	}
+	return e.target, true
 }
 
 func (h *inotifyHotFiles) close() {

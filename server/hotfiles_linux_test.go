@@ -319,3 +319,120 @@ func TestHotFilesWatchesBounded(t *testing.T) {
 		t.Errorf("%d watches after starting over, want 3", n)
 	}
 }
+
+// scriptSite is a hotSite with cgi-bin/run.sh, run by runsExecutor.
+func newScriptSite(t *testing.T) (*hotSite, string) {
+	t.Helper()
+	h := newHotSite(t, runsExecutor{})
+	script := filepath.Join(h.root, "cgi-bin", "run.sh")
+	if err := os.Mkdir(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(script, "#!/bin/sh\n")
+	return h, script
+}
+
+// heatScript requests path until its resolution is hot.
+func (h *hotSite) heatScript(path string) scriptTarget {
+	h.t.Helper()
+	for range 3 {
+		h.expect(path, 200, "the script ran\n")
+		if t, ok := h.s.hot.lookupScript(path, time.Now()); ok {
+			return t
+		}
+	}
+	h.t.Fatalf("%s is not hot after 3 requests", path)
+	return scriptTarget{}
+}
+
+// TestHotScriptSeesEveryChange: a kept CGI resolution is dropped by any change on its way,
+// and the next request resolves it again.
+func TestHotScriptSeesEveryChange(t *testing.T) {
+	t.Run("PATH_INFO kept with it", func(t *testing.T) {
+		h, _ := newScriptSite(t)
+		got := h.heatScript("/cgi-bin/run.sh/a/b")
+		if got.scriptName != "/cgi-bin/run.sh" || got.pathInfo != "/a/b" {
+			t.Errorf("kept %+v", got)
+		}
+	})
+	t.Run("deleted", func(t *testing.T) {
+		h, script := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh")
+		if err := os.Remove(script); err != nil {
+			t.Fatal(err)
+		}
+		h.expect("/cgi-bin/run.sh", 404, "")
+	})
+	t.Run("replaced by a symlink out of the root", func(t *testing.T) {
+		h, script := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh")
+		outside := filepath.Join(t.TempDir(), "evil.sh")
+		h.write(outside, "#!/bin/sh\n")
+		tmp := script + ".new"
+		if err := os.Symlink(outside, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, script); err != nil {
+			t.Fatal(err)
+		}
+		h.expect("/cgi-bin/run.sh", 404, "")
+	})
+	t.Run("made a directory", func(t *testing.T) {
+		h, script := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh/x")
+		if err := os.Remove(script); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(script, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h.write(filepath.Join(script, "x", "inner.sh"), "#!/bin/sh\n")
+		h.expect("/cgi-bin/run.sh/x", 403, "") // now a directory: not a plain file
+	})
+	t.Run("mode changed", func(t *testing.T) {
+		h, script := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh")
+		if err := os.Chmod(script, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.s.hot.readPending()
+		if _, ok := h.s.hot.lookupScript("/cgi-bin/run.sh", time.Now()); ok {
+			t.Error("still kept after a chmod")
+		}
+	})
+	t.Run("CGI directory renamed", func(t *testing.T) {
+		h, script := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh")
+		if err := os.Rename(filepath.Dir(script), filepath.Join(h.root, "old-bin")); err != nil {
+			t.Fatal(err)
+		}
+		h.expect("/cgi-bin/run.sh", 404, "")
+	})
+	t.Run("trusted for a second", func(t *testing.T) {
+		h, _ := newScriptSite(t)
+		h.heatScript("/cgi-bin/run.sh")
+		if _, ok := h.s.hot.lookupScript("/cgi-bin/run.sh", time.Now().Add(hotTrust)); ok {
+			t.Error("still kept a second on")
+		}
+	})
+}
+
+// TestHotScriptNeverThroughSymlinks: a CGI directory reached through a symlink is resolved
+// with a stat on every request.
+func TestHotScriptNeverThroughSymlinks(t *testing.T) {
+	h := newHotSite(t, runsExecutor{})
+	real := filepath.Join(h.root, "scripts")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(filepath.Join(real, "run.sh"), "#!/bin/sh\n")
+	if err := os.Symlink("scripts", filepath.Join(h.root, "cgi-bin")); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.expect("/cgi-bin/run.sh", 200, "the script ran\n")
+	}
+	if _, ok := h.s.hot.lookupScript("/cgi-bin/run.sh", time.Now()); ok {
+		t.Error("a path through a symlink was kept")
+	}
+}

@@ -5,3 +5,6 @@ package server
 import "github.com/hashicorp/go-hclog"
 
 func newHotFiles(string, *fileCache, hclog.Logger) hotFiles { return noHotFiles{} }
+
+// scriptMark carries nothing where no resolution is kept.
+type scriptMark struct{}
