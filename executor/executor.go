@@ -61,6 +61,9 @@ type Invocation struct {
 	Args []string // arguments after argv[0] (argv[0] is Path)
 	Env  []string // the complete environment, "NAME=value"; nothing else is inherited
 	Dir  string   // working directory
+	// Info is Path's stat as the caller knows it (fresh, or kept valid by change
+	// notification); nil means that an executor which needs one makes it.
+	Info fs.FileInfo
 
 	// Stdin is the script's standard input; nil means empty. If it is an io.Closer it is
 	// closed once the script has exited, to abandon a read that is still blocked on it.

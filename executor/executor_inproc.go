@@ -539,10 +539,12 @@ func (s *runSlot) overrides() interp.Exports {
 
 // pool returns the pool for the current version of the script at path, reading and checking
 // its source when it is new or changed.
-func (e *inProcessExecutor) pool(path string) (*scriptPool, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, error) {
+	if info == nil {
+		var err error
+		if info, err = os.Stat(path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
 	}
 	e.mu.Lock()
 	p, closed := e.scripts[path], e.closed
@@ -579,7 +581,7 @@ func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	}
-	p, err := e.pool(inv.Path)
+	p, err := e.pool(inv.Path, inv.Info)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}

@@ -103,6 +103,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Path:    t.file,
 		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
 		Dir:     filepath.Dir(t.file),
+		Info:    t.info,
 		Stdin:   stdin,
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
