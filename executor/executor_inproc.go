@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -316,11 +318,18 @@ func checkRules(fset *token.FileSet, f *ast.File, allowGoroutines bool) error {
 type scriptPool struct {
 	size    int64
 	modTime time.Time
-	script  *preparedScript
-	idle    chan *instance // ready interpreters
-	slots   chan struct{}  // one token per interpreter that exists
-	stale   bool           // replaced by a newer version, or the executor closed; under e.mu
+	// racySource is the file as read when its mtime was within racyWindow of the read:
+	// timestamps are coarse, so a same-size edit within the same tick keeps size and mtime,
+	// and only the content tells. nil once the version is old enough.
+	racySource atomic.Pointer[[]byte]
+	script     *preparedScript
+	idle       chan *instance // ready interpreters
+	slots      chan struct{}  // one token per interpreter that exists
+	stale      bool           // replaced by a newer version, or the executor closed; under e.mu
 }
+
+// racyWindow is how close to a read an mtime must be for the content to be compared too.
+const racyWindow = 2 * time.Second
 
 // stdinGrace is how long the copy of a request body may go on after the script returned
 // before a blocked read of it is abandoned (which ends the client's connection).
@@ -540,8 +549,8 @@ func (s *runSlot) overrides() interp.Exports {
 // pool returns the pool for the current version of the script at path, reading and checking
 // its source when it is new or changed.
 func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, error) {
+	var err error
 	if info == nil {
-		var err error
 		if info, err = os.Stat(path); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
@@ -552,12 +561,27 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 	if closed {
 		return nil, fmt.Errorf("%w: the in-process executor is closed", ErrStart)
 	}
+	var src []byte
+	readStart := time.Now()
 	if p != nil && p.size == info.Size() && p.modTime.Equal(info.ModTime()) {
-		return p, nil
+		racy := p.racySource.Load()
+		if racy == nil {
+			return p, nil
+		}
+		if src, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+		if bytes.Equal(src, *racy) {
+			if readStart.Sub(p.modTime) > racyWindow {
+				p.racySource.Store(nil) // any later edit gets a later mtime
+			}
+			return p, nil
+		}
 	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	if src == nil {
+		if src, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
 	}
 	prep, err := prepareSource(path, src, e.cfg.AllowGoroutines)
 	if err != nil {
@@ -565,6 +589,9 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 	}
 	p = &scriptPool{size: info.Size(), modTime: info.ModTime(), script: prep,
 		idle: make(chan *instance, e.cfg.MaxInterpreters), slots: make(chan struct{}, e.cfg.MaxInterpreters)}
+	if info.ModTime().After(readStart.Add(-racyWindow)) {
+		p.racySource.Store(&src)
+	}
 	e.mu.Lock()
 	if old := e.scripts[path]; old != nil {
 		old.retireIdle() // the old version's loops end in the background

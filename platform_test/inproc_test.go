@@ -236,6 +236,38 @@ func TestInProcessFreshStatePerRequest(t *testing.T) {
 	}
 }
 
+// TestInProcessSameSizeEditInOneTick: an edit that keeps the script's size and mtime (two
+// saves within one timestamp tick) still reaches the next request.
+func TestInProcessSameSizeEditInOneTick(t *testing.T) {
+	testutil.CheckLeaks(t)
+	script := func(word string) string {
+		return "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Print(\"Content-Type: text/plain\\n\\n" + word + "\")\n}\n"
+	}
+	root := writeScripts(t, map[string]string{"word.go": script("first")})
+	file := filepath.Join(root, "cgi-bin", "word.go")
+	tick := time.Now().Truncate(time.Second)
+	if err := os.Chtimes(file, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := inprocServer(t, root, "auto", 10*time.Second)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	for range 3 {
+		if _, body := fetch(t, client, "GET", base+"/cgi-bin/word.go", ""); body != "first" {
+			t.Fatalf("before the edit: %q", body)
+		}
+	}
+	if err := os.WriteFile(file, []byte(script("other")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := fetch(t, client, "GET", base+"/cgi-bin/word.go", ""); body != "other" {
+		t.Errorf("after a same-size edit in the same tick: %q", body)
+	}
+}
+
 // TestInProcessMatchesNative: the same Go program, interpreted in-process and compiled and
 // run as a process, gives byte-identical responses.
 func TestInProcessMatchesNative(t *testing.T) {
