@@ -179,6 +179,7 @@ func TestStatsCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = srv.Close() }() // after the http.Server's close below
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,7 @@ func BenchmarkBuildEnv(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = s.Close() })
 	r := envRequest("POST", "/cgi-bin/x.sh/extra?name=Zo%C3%AB&x=1")
 	for k, v := range map[string]string{
 		"Accept":          "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -115,6 +116,7 @@ func BenchmarkCGIRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = s.Close() })
 	req := envRequest("GET", "/cgi-bin/tools/v2/report.sh/2026?q=1")
 	req.Header.Set("User-Agent", "bench")
 	b.ReportAllocs()

@@ -28,6 +28,7 @@ func FuzzBuildEnvMatchesReference(f *testing.F) {
 			if err != nil {
 				return // an entry New refuses
 			}
+			t.Cleanup(func() { _ = s.Close() }) // each input's servers; fuzzing makes thousands
 			r := envRequest("POST", "/cgi-bin/x.sh")
 			r.Host = host
 			r.URL.RawQuery = query

@@ -30,6 +30,7 @@ func newEnvServer(t *testing.T, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -467,6 +468,7 @@ func newFuzzEnvServer(f *testing.F) *Server {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -30,6 +30,7 @@ func TestFileCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
 	get := func(method string, header map[string]string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "/page.txt", nil)
 		for k, v := range header {
@@ -143,6 +144,7 @@ func TestHotFileBehindNewCGIAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
 	get := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/docs/x.sh", nil))

@@ -149,6 +149,7 @@ func TestScriptSourceNeverServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	for _, target := range []string{
 		"/cgi-bin/x.bat", "/CGI-BIN/x.bat", "/Cgi-Bin/", "/cgi-bin./x.bat", "/cgi-bin%20/x.bat",
 		"/cgi-bin/x.bat.", "/cgi-bin/x.bat%20", "/cgi-bin/x.bat::$DATA", "/cgi-bin::$INDEX_ALLOCATION/x.bat",

@@ -34,6 +34,7 @@ func TestPagesAreSelfContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
 	title := regexp.MustCompile(`<title>([^<]*)</title>`)
 	for path, want := range map[string]struct {
 		status int
