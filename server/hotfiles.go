@@ -29,16 +29,3 @@ type hotFiles interface {
 	lookupScript(clean string, now time.Time) (scriptTarget, bool)
 	close()
 }
-
-// noHotFiles is for where there is no change notification.
-type noHotFiles struct{}
-
-func (noHotFiles) lookup(string, time.Time) *cachedFile                      { return nil }
-func (noHotFiles) promote(string, string, *cachedFile, time.Time)            {}
-func (noHotFiles) readPending()                                              {}
-func (noHotFiles) scriptMark() scriptMark                                    { return scriptMark{} }
-func (noHotFiles) promoteScript(string, scriptTarget, scriptMark, time.Time) {}
-func (noHotFiles) lookupScript(string, time.Time) (scriptTarget, bool) {
-	return scriptTarget{}, false
-}
-func (noHotFiles) close() {}

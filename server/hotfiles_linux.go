@@ -33,12 +33,13 @@ type inotifyHotFiles struct {
 	root   string
 	files  *fileCache
 	logger hclog.Logger
-	fd     int
+	fd     atomic.Int32 // the inotify instance, made on the first promotion; -1 before
 	closed atomic.Bool
 
 	mu          sync.Mutex // guards the watches and reading the events
 	watches     map[int32]*fileWatch
 	maxWatches  int
+	noInotify   bool // making the instance failed: it is not tried again
 	buf         []byte
 	warnedLimit bool
 
@@ -92,22 +93,38 @@ const (
 )
 
 func newHotFiles(root string, files *fileCache, logger hclog.Logger) hotFiles {
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		logger.Warn("no inotify: every static request stats its file", "error", err)
-		return noHotFiles{}
-	}
-	return &inotifyHotFiles{
+	h := &inotifyHotFiles{
 		root:       root,
 		files:      files,
 		logger:     logger,
-		fd:         fd,
 		watches:    make(map[int32]*fileWatch),
 		maxWatches: maxWatches,
 		buf:        make([]byte, inotifyBufSize),
 		hot:        make(map[string]hotEntry),
 		scripts:    make(map[string]hotScript),
 	}
+	h.fd.Store(-1)
+	return h
+}
+
+// openLocked makes the inotify instance if there is none yet. It is made when first needed,
+// not in New: instances are few (128 per user by default, shared with the user's other
+// programs), and a server that never serves a file twice needs none.
+func (h *inotifyHotFiles) openLocked() bool {
+	if h.fd.Load() >= 0 {
+		return true
+	}
+	if h.noInotify {
+		return false
+	}
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		h.noInotify = true
+		h.logger.Warn("no inotify: every static request stats its file", "error", err)
+		return false
+	}
+	h.fd.Store(int32(fd))
+	return true
 }
 
 func (h *inotifyHotFiles) lookup(urlPath string, now time.Time) *cachedFile {
@@ -176,7 +193,7 @@ func (h *inotifyHotFiles) promote(clean, fsPath string, e *cachedFile, now time.
 // watch on a link does not see its target change).
 func (h *inotifyHotFiles) watchPathLocked(fsPath string) (uint64, bool) {
 	rel, ok := strings.CutPrefix(fsPath, h.root+string(filepath.Separator))
-	if !ok || rel == "" {
+	if !ok || rel == "" || !h.openLocked() {
 		return 0, false
 	}
 	// The root may be reached through a symlink: that is where the operator put it.
@@ -207,7 +224,8 @@ func (h *inotifyHotFiles) watchPathLocked(fsPath string) (uint64, bool) {
 
 // addWatchLocked adds (or finds) the watch on path and returns its epoch.
 func (h *inotifyHotFiles) addWatchLocked(path string, mask uint32, dir bool) (uint64, bool) {
-	wd, err := unix.InotifyAddWatch(h.fd, path, mask)
+	fd := int(h.fd.Load())
+	wd, err := unix.InotifyAddWatch(fd, path, mask)
 	if err != nil {
 		if errors.Is(err, unix.ENOSPC) && !h.warnedLimit {
 			h.warnedLimit = true
@@ -218,7 +236,7 @@ func (h *inotifyHotFiles) addWatchLocked(path string, mask uint32, dir bool) (ui
 	w := h.watches[int32(wd)]
 	if w == nil {
 		if len(h.watches) >= h.maxWatches {
-			_, _ = unix.InotifyRmWatch(h.fd, uint32(wd))
+			_, _ = unix.InotifyRmWatch(fd, uint32(wd))
 			h.startOverLocked()
 			return 0, false
 		}
@@ -236,7 +254,7 @@ func (h *inotifyHotFiles) addWatchLocked(path string, mask uint32, dir bool) (ui
 // their next requests.
 func (h *inotifyHotFiles) startOverLocked() {
 	for wd := range h.watches {
-		_, _ = unix.InotifyRmWatch(h.fd, uint32(wd))
+		_, _ = unix.InotifyRmWatch(int(h.fd.Load()), uint32(wd))
 	}
 	clear(h.watches)
 	h.files.revokeAll()
@@ -259,10 +277,11 @@ func contains(list []string, s string) bool {
 
 // readPending reads the queued events, if there are any.
 func (h *inotifyHotFiles) readPending() {
-	if h.closed.Load() {
+	fd := h.fd.Load()
+	if fd < 0 || h.closed.Load() {
 		return
 	}
-	if n, err := unix.IoctlGetInt(h.fd, unix.TIOCINQ); err == nil && n == 0 {
+	if n, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil && n == 0 {
 		return
 	}
 	h.mu.Lock()
@@ -271,8 +290,9 @@ func (h *inotifyHotFiles) readPending() {
 }
 
 func (h *inotifyHotFiles) readEventsLocked() {
-	for !h.closed.Load() {
-		n, err := unix.Read(h.fd, h.buf)
+	fd := int(h.fd.Load())
+	for fd >= 0 && !h.closed.Load() {
+		n, err := unix.Read(fd, h.buf)
 		if err != nil || n <= 0 {
 			if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				// Events may be lost: trust nothing that was cached before.
@@ -377,5 +397,7 @@ func (h *inotifyHotFiles) close() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_ = unix.Close(h.fd)
+	if fd := h.fd.Load(); fd >= 0 {
+		_ = unix.Close(int(fd))
+	}
 }

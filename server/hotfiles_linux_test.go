@@ -436,3 +436,30 @@ func TestHotScriptNeverThroughSymlinks(t *testing.T) {
 		t.Error("a path through a symlink was kept")
 	}
 }
+
+// TestInotifyMadeWhenFirstNeeded: a server holds no inotify instance (128 per user, shared
+// with the user's other programs) until a path can become hot, and gives it back on Close.
+func TestInotifyMadeWhenFirstNeeded(t *testing.T) {
+	h := newHotSite(t, nil)
+	hot := h.s.hot.(*inotifyHotFiles)
+	h.expect("/missing.txt", 404, "")
+	h.s.hot.readPending()
+	if fd := hot.fd.Load(); fd >= 0 {
+		t.Fatalf("inotify instance %d before any file was served", fd)
+	}
+	h.heat("/docs/page.txt", "first version\n")
+	fd := hot.fd.Load()
+	if fd < 0 {
+		t.Fatal("no inotify instance for a hot path")
+	}
+	if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil || target != "anon_inode:inotify" {
+		t.Fatalf("descriptor %d is %q (%v), not an inotify instance", fd, target, err)
+	}
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The number may have been reused since, but not for an inotify instance of this test.
+	if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && target == "anon_inode:inotify" {
+		t.Errorf("descriptor %d is still the inotify instance after Close", fd)
+	}
+}

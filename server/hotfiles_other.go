@@ -2,9 +2,26 @@
 
 package server
 
-import "github.com/hashicorp/go-hclog"
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
 
 func newHotFiles(string, *fileCache, hclog.Logger) hotFiles { return noHotFiles{} }
 
 // scriptMark carries nothing where no resolution is kept.
 type scriptMark struct{}
+
+// noHotFiles is for where there is no change notification.
+type noHotFiles struct{}
+
+func (noHotFiles) lookup(string, time.Time) *cachedFile                      { return nil }
+func (noHotFiles) promote(string, string, *cachedFile, time.Time)            {}
+func (noHotFiles) readPending()                                              {}
+func (noHotFiles) scriptMark() scriptMark                                    { return scriptMark{} }
+func (noHotFiles) promoteScript(string, scriptTarget, scriptMark, time.Time) {}
+func (noHotFiles) lookupScript(string, time.Time) (scriptTarget, bool) {
+	return scriptTarget{}, false
+}
+func (noHotFiles) close() {}
