@@ -463,3 +463,31 @@ func TestInotifyMadeWhenFirstNeeded(t *testing.T) {
 		t.Errorf("descriptor %d is still the inotify instance after Close", fd)
 	}
 }
+
+// TestHotPathConditionalRequests: a hot path answers conditional and Range requests from
+// memory too, and they see a change as the next request does.
+func TestHotPathConditionalRequests(t *testing.T) {
+	h := newHotSite(t, nil)
+	h.heat("/docs/page.txt", "first version\n")
+	do := func(header, value string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/docs/page.txt", nil)
+		req.Header.Set(header, value)
+		rec := httptest.NewRecorder()
+		h.s.ServeHTTP(rec, req)
+		return rec
+	}
+	since := hotTime.Format(http.TimeFormat)
+	if rec := do("If-Modified-Since", since); rec.Code != http.StatusNotModified {
+		t.Errorf("If-Modified-Since: %d", rec.Code)
+	}
+	if rec := do("Range", "bytes=6-12"); rec.Code != http.StatusPartialContent || rec.Body.String() != "version" {
+		t.Errorf("Range: %d %q", rec.Code, rec.Body)
+	}
+	later := hotTime.Add(time.Hour)
+	if err := os.Chtimes(h.file, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if rec := do("If-Modified-Since", since); rec.Code != http.StatusOK || rec.Body.String() != "first version\n" {
+		t.Errorf("If-Modified-Since after a touch: %d %q", rec.Code, rec.Body)
+	}
+}

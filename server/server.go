@@ -342,6 +342,14 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		s.serveCGI(w, r, clean, dir, id, hops)
 		return
 	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// A hot path's conditional and Range requests (and local redirects to it), which
+		// serveHotDirect leaves here, need no stat either.
+		if cached := s.hot.lookup(clean, time.Now()); cached != nil {
+			cached.serve(w, r)
+			return
+		}
+	}
 	target := s.staticTarget(clean)
 	if s.serveHot(w, r, target) {
 		return
