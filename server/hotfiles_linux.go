@@ -354,6 +354,12 @@ func (h *inotifyHotFiles) promoteScript(clean string, t scriptTarget, m scriptMa
 	if h.closed.Load() {
 		return
 	}
+	// Where events keep coming, give up before the watch system calls: the resolution
+	// could not be kept anyway.
+	h.readPending()
+	if h.events.Load() != m.events {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	// Every watch on the way must be older than the resolution, and no event read since it
