@@ -247,7 +247,11 @@ func static4K(b *testing.B) string {
 // is a lean keep-alive loop (one connection per concurrent client, a fixed request): the
 // server's cost is what is measured, not net/http's client machinery.
 func benchHandler(b *testing.B, h http.Handler, path string) {
-	ts := httptest.NewServer(h)
+	ts := httptest.NewUnstartedServer(h)
+	if srv, ok := h.(*server.Server); ok {
+		ts.Listener = srv.Front(ts.Listener, server.FrontConfig{}) // as cmd/cgihttpd serves
+	}
+	ts.Start()
 	defer ts.Close()
 	addr := ts.Listener.Addr().String()
 	b.Run("serial", func(b *testing.B) {

@@ -47,6 +47,7 @@ type cachedFile struct {
 	contentType   []string
 	contentLength []string
 	lastModified  []string
+	wireHeader    []byte      // the same headers, with the status line, as the front writes them
 	readEpoch     uint64      // watchEpoch before the file was read
 	revoked       atomic.Bool // no longer the cache's entry for its path: never trusted again
 }
@@ -91,6 +92,7 @@ func (c *fileCache) put(path string, f *os.File, info os.FileInfo) *cachedFile {
 	if !modTimeUnset(info.ModTime()) {
 		e.lastModified = []string{info.ModTime().UTC().Format(http.TimeFormat)}
 	}
+	e.wireHeader = e.appendWireHeader(nil)
 	if info.ModTime().After(readStart.Add(-racyWindow)) {
 		e.revoked.Store(true) // this answer only
 		return e
@@ -150,6 +152,22 @@ func (e *cachedFile) serveWhole(w http.ResponseWriter, r *http.Request) int64 {
 	}
 	n, _ := w.Write(e.content)
 	return int64(n)
+}
+
+// appendWireHeader appends the status line and the headers that serveWhole sets, as net/http
+// writes them (less Date, which the writer adds).
+func (e *cachedFile) appendWireHeader(b []byte) []byte {
+	b = append(b, "HTTP/1.1 200 OK\r\nAccept-Ranges: bytes\r\nContent-Length: "...)
+	b = append(b, e.contentLength[0]...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, e.contentType[0]...)
+	b = append(b, "\r\n"...)
+	if e.lastModified != nil {
+		b = append(b, "Last-Modified: "...)
+		b = append(b, e.lastModified[0]...)
+		b = append(b, "\r\n"...)
+	}
+	return b
 }
 
 var (

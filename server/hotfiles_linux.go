@@ -92,6 +92,9 @@ const (
 	maxWatches = 2 * maxCacheFiles
 )
 
+// hotFilesSupported reports whether paths can become hot here: yes, through inotify.
+const hotFilesSupported = true
+
 func newHotFiles(root string, files *fileCache, logger hclog.Logger) hotFiles {
 	h := &inotifyHotFiles{
 		root:       root,

@@ -8,6 +8,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// hotFilesSupported reports whether paths can become hot here: not without change notification.
+const hotFilesSupported = false
+
 func newHotFiles(string, *fileCache, hclog.Logger) hotFiles { return noHotFiles{} }
 
 // scriptMark carries nothing where no resolution is kept.

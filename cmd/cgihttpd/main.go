@@ -343,7 +343,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(server.TuneListener(ln), srv, o.grace, o.limits, logger, stdout)
+	front := srv.Front(server.TuneListener(ln), server.FrontConfig{
+		ReadHeaderTimeout: o.limits.readHeaderTimeout,
+		IdleTimeout:       o.limits.keepAlive,
+		MaxHeaderBytes:    o.limits.maxHeaderBytes,
+	})
+	return serve(front, srv, o.grace, o.limits, logger, stdout)
 }
 
 // closeExecutor releases what an executor keeps between runs (interpreters, cgroups).
