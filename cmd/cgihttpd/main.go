@@ -278,6 +278,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Output:     stderr,
 		JSONFormat: o.logJSON,
 	})
+	logger.Debug("scheduler", "gomaxprocs", raiseProcsForSpawns(o.execMode))
 	// Libraries that use the standard logger (yaegi reports some compile failures that
 	// way) write through ours, never bare to stderr.
 	log.SetFlags(0)
