@@ -108,6 +108,21 @@ func BenchmarkParseCGIHeader(b *testing.B) {
 	}
 }
 
+// BenchmarkParseSimpleRequest: the front's check of a browser's GET, the request that a
+// hot static file's connection repeats.
+func BenchmarkParseSimpleRequest(b *testing.B) {
+	raw := []byte("GET /docs/guide/page.html HTTP/1.1\r\nHost: example.test:8000\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: text/html,application/xhtml+xml\r\nAccept-Language: en-GB,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if req, ok := parseSimpleRequest(raw); !ok || req.target != "/docs/guide/page.html" {
+			b.Fatal(req, ok)
+		}
+	}
+}
+
 // BenchmarkCGIRoundTrip: a whole CGI request through the handler with a script that needs
 // no process, so that what is measured is the server's own work around a script.
 func BenchmarkCGIRoundTrip(b *testing.B) {

@@ -433,16 +433,23 @@ func parseSimpleRequest(b []byte) (req simpleRequest, ok bool) {
 	return req, true
 }
 
-// answerChanging reports whether a request header named name could make the answer anything
-// but the file's whole 200, or bring a body.
+// answerChanging reports whether a request header named name (not empty) could make the
+// answer anything but the file's whole 200, or bring a body.
 func answerChanging(name []byte) bool {
-	if len(name) > 3 && bytes.EqualFold(name[:3], []byte("If-")) {
-		return true
-	}
-	for _, n := range []string{"Range", "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "TE", "Trailer", "Content-Type", "Content-Encoding"} {
-		if bytes.EqualFold(name, []byte(n)) {
-			return true
-		}
+	is := func(n string) bool { return bytes.EqualFold(name, []byte(n)) }
+	switch name[0] | 0x20 { // lower case, for a letter
+	case 'i':
+		return len(name) > 3 && bytes.EqualFold(name[:3], []byte("If-"))
+	case 'r':
+		return is("Range")
+	case 'c':
+		return is("Content-Length") || is("Content-Type") || is("Content-Encoding")
+	case 't':
+		return is("Transfer-Encoding") || is("TE") || is("Trailer")
+	case 'e':
+		return is("Expect")
+	case 'u':
+		return is("Upgrade")
 	}
 	return false
 }
