@@ -19,7 +19,9 @@ const procsPerCPU = 2
 // raiseProcsForSpawns gives the same answer however often it runs.
 var defaultProcs = runtime.GOMAXPROCS(0)
 
-// raiseProcsForSpawns gives the runtime procsFor's Ps and returns how many it has.
+// raiseProcsForSpawns gives the runtime procsFor's Ps and returns how many it has. Setting
+// GOMAXPROCS stops the runtime from following later changes of the CPU count, affinity or
+// cgroup CPU limit (it checks about once a second); the value taken at start stands.
 func raiseProcsForSpawns(execMode string) int {
 	_, set := os.LookupEnv("GOMAXPROCS")
 	n := procsFor(defaultProcs, runtime.GOOS, execMode, set)
