@@ -174,7 +174,7 @@ func (f *frontListener) serveConn(c net.Conn) {
 	defer f.untrack(c)
 	fc := frontConn{c: c, buf: make([]byte, 0, frontBufSize)}
 	// The first request must come within the header timeout, as net/http has it.
-	f.setReadDeadline(c, time.Now(), f.cfg.ReadHeaderTimeout)
+	setReadDeadline(c, time.Now(), f.cfg.ReadHeaderTimeout)
 	waiting := false  // for a next request, under the idle deadline
 	answered := false // a request on c
 	for {
@@ -188,7 +188,7 @@ func (f *frontListener) serveConn(c net.Conn) {
 			if waiting && len(fc.buf) > 0 {
 				// The next request began: from here it has the header timeout.
 				waiting = false
-				f.setReadDeadline(c, time.Now(), f.cfg.ReadHeaderTimeout)
+				setReadDeadline(c, time.Now(), f.cfg.ReadHeaderTimeout)
 			}
 			n, err := c.Read(fc.buf[len(fc.buf):cap(fc.buf)])
 			fc.buf = fc.buf[:len(fc.buf)+n]
@@ -238,9 +238,9 @@ func (f *frontListener) serveConn(c net.Conn) {
 		}
 		if len(fc.buf) == 0 {
 			waiting = true
-			f.setReadDeadline(c, now, f.cfg.IdleTimeout)
+			setReadDeadline(c, now, f.cfg.IdleTimeout)
 		} else {
-			f.setReadDeadline(c, now, f.cfg.ReadHeaderTimeout) // a pipelined request
+			setReadDeadline(c, now, f.cfg.ReadHeaderTimeout) // a pipelined request
 		}
 	}
 }
@@ -262,7 +262,8 @@ func hasBareLF(b []byte) bool {
 	return false
 }
 
-func (f *frontListener) setReadDeadline(c net.Conn, now time.Time, d time.Duration) {
+// setReadDeadline sets c's read deadline d after now; none for d <= 0, as net/http has it.
+func setReadDeadline(c net.Conn, now time.Time, d time.Duration) {
 	var t time.Time
 	if d > 0 {
 		t = now.Add(d)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -92,41 +91,29 @@ func exchange(t *testing.T, addr, raw string, n int, head []bool) []string {
 		if i < len(head) && head[i] {
 			method = http.MethodHead
 		}
-		resp, err := readAnswer(br, method)
+		resp, body, err := readAnswer(br, method)
 		if err != nil {
 			t.Fatalf("answer %d of %d to %q: %v", i+1, n, raw, err)
 		}
-		resp.header.Del("Date")
+		resp.Header.Del("Date")
 		var lines []string
-		for k, vs := range resp.header {
+		for k, vs := range resp.Header {
 			lines = append(lines, k+": "+strings.Join(vs, ", "))
 		}
 		sort.Strings(lines)
-		out = append(out, fmt.Sprintf("%s\n%s\n\n%s", resp.status, strings.Join(lines, "\n"), resp.body))
+		out = append(out, fmt.Sprintf("%s\n%s\n\n%s", resp.Status, strings.Join(lines, "\n"), body))
 	}
 	return out
 }
 
-// answer is what a test keeps of a response.
-type answer struct {
-	status string
-	code   int
-	header http.Header
-	body   []byte
-}
-
 // readAnswer reads one answer, to a request of method, with its whole body.
-func readAnswer(br *bufio.Reader, method string) (answer, error) {
+func readAnswer(br *bufio.Reader, method string) (*testutil.Reply, string, error) {
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
-		return answer{}, err
+		return nil, "", err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return answer{}, fmt.Errorf("body: %w", err)
-	}
-	return answer{resp.Status, resp.StatusCode, resp.Header, body}, nil
+	return testutil.ReadReply(resp)
 }
 
 const hotGet = "GET /docs/page.txt HTTP/1.1\r\nHost: example.test\r\n\r\n"
@@ -244,11 +231,11 @@ func TestFrontSeesEveryChange(t *testing.T) {
 		if _, err := io.WriteString(c, hotGet); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := readAnswer(br, http.MethodGet)
+		resp, body, err := readAnswer(br, http.MethodGet)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.code, string(resp.body)
+		return resp.StatusCode, body
 	}
 	if code, body := get(); code != 200 || body != "first version\n" {
 		t.Fatalf("got %d %q", code, body)
@@ -299,7 +286,7 @@ func TestFrontDeadlines(t *testing.T) {
 // TestFrontCloseLeavesNothing: closing the listener closes the connections waiting in the
 // front, and no goroutine of it is left.
 func TestFrontCloseLeavesNothing(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testutil.CheckLeaks(t) // when the site, its servers and the front are closed
 	f := newFrontSite(t, testFrontConfig)
 	var conns []net.Conn
 	for _, raw := range []string{hotGet, hotGet + "GET /doc", "", "GET /docs/ HTTP/1.1\r\nHost: h\r\n\r\n"} {
@@ -313,11 +300,11 @@ func TestFrontCloseLeavesNothing(t *testing.T) {
 	}
 	// Each connection has its answers (the third none) before the close.
 	for i, c := range conns[:2] {
-		if _, err := readAnswer(bufio.NewReader(c), http.MethodGet); err != nil {
+		if _, _, err := readAnswer(bufio.NewReader(c), http.MethodGet); err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
-	if _, err := readAnswer(bufio.NewReader(conns[3]), http.MethodGet); err != nil {
+	if _, _, err := readAnswer(bufio.NewReader(conns[3]), http.MethodGet); err != nil {
 		t.Fatal(err)
 	}
 	f.closeFront()
@@ -326,15 +313,6 @@ func TestFrontCloseLeavesNothing(t *testing.T) {
 		if _, err := io.ReadAll(c); err != nil {
 			t.Errorf("connection %d still open after Close: %v", i, err)
 		}
-	}
-	// The plain server and the site are still up; the front's goroutines must be gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+2 {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
 
