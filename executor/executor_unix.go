@@ -140,7 +140,6 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: e.cred}
 	group.apply(sys)
-	exit := newExitWatch(sys)
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
@@ -158,8 +157,8 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 
 	state, err := supervise(ctx, runCtx, stop, inv, p, proc, processTree{
 		pid:       pid,
-		awaitExit: exit.await,
-		terminate: func(waited <-chan *os.ProcessState) *os.ProcessState { return e.terminate(pid, waited) },
+		awaitExit: func() { awaitExit(pid) },
+		terminate: func(exited <-chan struct{}) { e.terminate(pid, exited) },
 		// The group may still hold the leader's pid as its id even after the leader is
 		// reaped, and Linux does not reuse a pid that is still in use as a group id.
 		killRest: func() { _ = unix.Kill(-pid, unix.SIGKILL) },
@@ -170,19 +169,18 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	return exitError(state)
 }
 
-// terminate sends SIGTERM to the group, and SIGKILL after KillGrace if the leader still lives.
-func (e *unixExecutor) terminate(pid int, waited <-chan *os.ProcessState) *os.ProcessState {
+// terminate sends SIGTERM to the group, and SIGKILL after KillGrace if the leader has not
+// exited by then.
+func (e *unixExecutor) terminate(pid int, exited <-chan struct{}) {
 	e.logger.Debug("terminating script group", "pid", pid)
 	_ = unix.Kill(-pid, unix.SIGTERM)
 	timer := time.NewTimer(e.cfg.KillGrace)
 	defer timer.Stop()
 	select {
-	case state := <-waited:
-		return state
+	case <-exited:
 	case <-timer.C:
 		e.logger.Debug("script ignored SIGTERM; killing the group", "pid", pid)
 		_ = unix.Kill(-pid, unix.SIGKILL)
-		return <-waited
 	}
 }
 

@@ -129,10 +129,9 @@ func (e *windowsExecutor) Run(ctx context.Context, inv *Invocation) error {
 		pid: pid,
 		// Windows has no SIGTERM for a console program that does not share our console:
 		// the tree is terminated at once, and KillGrace does not apply.
-		terminate: func(waited <-chan *os.ProcessState) *os.ProcessState {
+		terminate: func(<-chan struct{}) {
 			e.logger.Debug("terminating script job", "pid", pid)
 			_ = windows.TerminateJobObject(job, 1)
-			return <-waited
 		},
 		killRest: func() { _ = windows.TerminateJobObject(job, 1) },
 	}, e.cfg.OutputGrace, e.logger)

@@ -2,37 +2,26 @@ package executor
 
 import (
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// exitWatch waits for a script's exit through the runtime's poller, on the pidfd the kernel
-// gives at clone. os.Process.Wait blocks a thread in waitid for the whole run; with a script
-// started per request the runtime then hands that thread's P to another thread on nearly
-// every run (sysmon retakes, futex wakeups), measured at several percent of the machine's
-// CPU for a #!/bin/sh hello.
-type exitWatch struct{ pidfd int }
-
-// newExitWatch asks sys for the child's pidfd.
-func newExitWatch(sys *syscall.SysProcAttr) *exitWatch {
-	w := &exitWatch{pidfd: -1}
-	sys.PidFD = &w.pidfd
-	return w
-}
-
-// await returns once the process has exited, leaving it to proc.Wait to reap, and closes
-// the pidfd. Where the pidfd cannot be polled it returns at once, and proc.Wait blocks as
-// it always did.
-func (w *exitWatch) await() {
-	if w.pidfd < 0 {
+// awaitExit returns once process pid, our child, has exited, leaving it to proc.Wait to reap.
+// It waits through the runtime's poller on a pidfd: os.Process.Wait blocks a thread in waitid
+// for the whole run, and with a script started per request the runtime then hands that
+// thread's P to another thread on nearly every run (sysmon retakes, futex wakeups), measured
+// at several percent of the machine's CPU for a #!/bin/sh hello. Where no pidfd can be had it
+// returns at once, and proc.Wait blocks as it always did.
+//
+// The pidfd is opened here rather than asked of clone: os.StartProcess would duplicate one
+// that it was given, and a non-blocking one would need two more system calls. Until it is
+// reaped, the child's pid cannot name another process.
+func awaitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
 		return
 	}
-	if err := unix.SetNonblock(w.pidfd, true); err != nil {
-		_ = unix.Close(w.pidfd)
-		return
-	}
-	f := os.NewFile(uintptr(w.pidfd), "pidfd")
+	f := os.NewFile(uintptr(fd), "pidfd")
 	defer func() { _ = f.Close() }()
 	rc, err := f.SyscallConn()
 	if err != nil {

@@ -2,11 +2,5 @@
 
 package executor
 
-import "syscall"
-
-// exitWatch does nothing where there is no pidfd: proc.Wait blocks a thread.
-type exitWatch struct{}
-
-func newExitWatch(*syscall.SysProcAttr) *exitWatch { return &exitWatch{} }
-
-func (*exitWatch) await() {}
+// awaitExit returns at once where there is no pidfd: proc.Wait blocks a thread.
+func awaitExit(int) {}

@@ -15,9 +15,9 @@ type processTree struct {
 	pid int
 	// awaitExit, if set, returns once the script has exited, before proc.Wait reaps it.
 	awaitExit func()
-	// terminate stops the tree while the script still runs, and returns the script's state
-	// once it has been waited for (from waited).
-	terminate func(waited <-chan *os.ProcessState) *os.ProcessState
+	// terminate stops the tree while the script still runs; it may return once exited is
+	// closed, which happens when the script has been waited for.
+	terminate func(exited <-chan struct{})
 	// killRest kills what is left of the tree after the script itself exited.
 	killRest func()
 }
@@ -30,17 +30,29 @@ type processTree struct {
 //
 // The script's stdout is copied on the calling goroutine, the request's: its stack has
 // already grown to what writing a response takes, where a fresh goroutine would grow (and
-// copy) its stack on every run, a few percent of the server's CPU for a short script. The
-// waiting and stopping happen on a goroutine of their own.
+// copy) its stack on every run, a few percent of the server's CPU for a short script. One
+// goroutine waits for the script and bounds its output's grace; stopping the tree when runCtx
+// ends takes a goroutine only when it does end.
 func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *Invocation, p *pipes,
 	proc *os.Process, tree processTree, grace time.Duration, logger hclog.Logger) (*os.ProcessState, error) {
 	stderrDone := p.startSideCopies(inv)
 	stdoutDone := make(chan struct{})
+	exited := make(chan struct{})
+	terminated := make(chan struct{})
+	stopTree := context.AfterFunc(runCtx, func() {
+		defer close(terminated)
+		select {
+		case <-exited: // nothing left to terminate but what killRest reaches
+		default:
+			tree.terminate(exited)
+		}
+	})
 	var state *os.ProcessState
 	supervised := make(chan struct{})
 	go func() {
 		defer close(supervised)
-		state = waitOrTerminate(runCtx, proc, tree, logger)
+		state = waitForExit(proc, tree, logger)
+		close(exited)
 		// The script is gone. Processes it started may still be writing to its stdout or
 		// stderr: give them the grace, then kill the rest of the tree and stop reading.
 		timer := time.NewTimer(grace)
@@ -71,6 +83,9 @@ func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *I
 	})
 	close(stdoutDone)
 	<-supervised
+	if !stopTree() {
+		<-terminated
+	}
 	<-stderrDone
 	p.finishStdin(inv, grace)
 
@@ -83,24 +98,14 @@ func supervise(ctx, runCtx context.Context, stop context.CancelCauseFunc, inv *I
 	return state, nil
 }
 
-// waitOrTerminate waits for proc, or terminates its tree when runCtx ends first, and returns
-// its state either way.
-func waitOrTerminate(runCtx context.Context, proc *os.Process, tree processTree, logger hclog.Logger) *os.ProcessState {
-	waited := make(chan *os.ProcessState, 1)
-	go func() {
-		if tree.awaitExit != nil {
-			tree.awaitExit()
-		}
-		state, err := proc.Wait()
-		if err != nil {
-			logger.Error("wait failed", "pid", tree.pid, "error", err)
-		}
-		waited <- state
-	}()
-	select {
-	case state := <-waited:
-		return state
-	case <-runCtx.Done():
-		return tree.terminate(waited)
+// waitForExit waits for proc and reaps it.
+func waitForExit(proc *os.Process, tree processTree, logger hclog.Logger) *os.ProcessState {
+	if tree.awaitExit != nil {
+		tree.awaitExit()
 	}
+	state, err := proc.Wait()
+	if err != nil {
+		logger.Error("wait failed", "pid", tree.pid, "error", err)
+	}
+	return state
 }
