@@ -217,6 +217,9 @@ func (f *frontListener) serveConn(c net.Conn) {
 		var file *cachedFile
 		if ok {
 			file = f.s.hot.lookup(head.target, now)
+			if file == nil && f.s.hot.known(head.target) {
+				file = f.s.recheckHot(head.target, now)
+			}
 		}
 		if file == nil {
 			f.handOn(&fc)

@@ -252,6 +252,30 @@ func TestFrontSeesEveryChange(t *testing.T) {
 	}
 }
 
+// TestFrontRechecksAQuietPath: a hot path is trusted for hotTrust after its last check. A
+// connection whose request comes later is still answered by the front, after the stat that
+// the handler would make; a change in the meantime sends it to net/http, which reads the new
+// file.
+func TestFrontRechecksAQuietPath(t *testing.T) {
+	f := newFrontSite(t, testFrontConfig)
+	get := func(want string, handedOn bool) {
+		t.Helper()
+		handled := f.handled.Load()
+		if got := exchange(t, f.front, hotGet, 1, nil)[0]; !strings.HasPrefix(got, "200 OK\n") || !strings.HasSuffix(got, "\n\n"+want) {
+			t.Fatalf("got %q, want 200 with %q", got, want)
+		}
+		if n := f.handled.Load() - handled; n != map[bool]int64{false: 0, true: 1}[handedOn] {
+			t.Fatalf("%d requests reached net/http, want handed on: %v", n, handedOn)
+		}
+	}
+	get("first version\n", false)
+	time.Sleep(hotTrust + 100*time.Millisecond)
+	get("first version\n", false)
+	f.write(f.file, "a longer second version\n")
+	get("a longer second version\n", true)
+	get("a longer second version\n", false)
+}
+
 // TestFrontDeadlines: the front closes a connection whose request does not come, or does not
 // end, in time, as net/http would.
 func TestFrontDeadlines(t *testing.T) {

@@ -11,6 +11,8 @@ type hotFiles interface {
 	// has changed on its way since, else nil. A hit means that the path was clean and passed
 	// every check when it was made hot.
 	lookup(urlPath string, now time.Time) *cachedFile
+	// known reports whether urlPath was made hot, whether lookup still trusts it or not.
+	known(urlPath string) bool
 	// promote lets e answer clean (its file is fsPath) through lookup from now on, when
 	// changes to the file and every directory on its way can be watched. e has just been
 	// validated by a stat, or read.

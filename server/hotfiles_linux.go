@@ -144,6 +144,13 @@ func (h *inotifyHotFiles) lookup(urlPath string, now time.Time) *cachedFile {
 	return e.file
 }
 
+func (h *inotifyHotFiles) known(urlPath string) bool {
+	h.hotMu.RLock()
+	defer h.hotMu.RUnlock()
+	_, ok := h.hot[urlPath]
+	return ok
+}
+
 func (h *inotifyHotFiles) promote(clean, fsPath string, e *cachedFile, now time.Time) {
 	if h.closed.Load() {
 		return

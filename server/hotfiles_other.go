@@ -20,6 +20,7 @@ type scriptMark struct{}
 type noHotFiles struct{}
 
 func (noHotFiles) lookup(string, time.Time) *cachedFile                      { return nil }
+func (noHotFiles) known(string) bool                                         { return false }
 func (noHotFiles) promote(string, string, *cachedFile, time.Time)            {}
 func (noHotFiles) readPending()                                              {}
 func (noHotFiles) scriptMark() scriptMark                                    { return scriptMark{} }

@@ -35,18 +35,42 @@ func (s *Server) staticTarget(clean string) staticFile {
 // size and mtime: serving it again reveals nothing that was not served then. So a hit skips
 // those checks, which stat every directory on the way.
 func (s *Server) serveHot(w http.ResponseWriter, r *http.Request, t staticFile) bool {
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || t.info == nil ||
-		!t.info.Mode().IsRegular() || strings.HasSuffix(t.clean, "/") {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	s.hot.readPending()
-	cached := s.files.get(t.fsPath, t.info)
+	cached := s.freshCached(t, time.Now())
 	if cached == nil {
 		return false
 	}
-	s.hot.promote(t.clean, t.fsPath, cached, time.Now())
 	cached.serve(w, r)
 	return true
+}
+
+// freshCached returns t's fileCache entry, and makes t's path hot (again), when the stat in t
+// shows the cached file; else nil.
+func (s *Server) freshCached(t staticFile, now time.Time) *cachedFile {
+	if t.info == nil || !t.info.Mode().IsRegular() || strings.HasSuffix(t.clean, "/") {
+		return nil
+	}
+	s.hot.readPending()
+	cached := s.files.get(t.fsPath, t.info)
+	if cached != nil {
+		s.hot.promote(t.clean, t.fsPath, cached, now)
+	}
+	return cached
+}
+
+// recheckHot is for a path that was hot but is no longer trusted (hotTrust passed, or a
+// change came): it resolves and stats it as dispatch would, and returns the entry to answer
+// with if the file is still the cached one, hot again. So a connection whose first request
+// comes after a quiet second stays with the front.
+func (s *Server) recheckHot(clean string, now time.Time) *cachedFile {
+	// Only clean paths that were neither refused nor CGI ones were made hot, but what the
+	// platform refuses, or where the CGI directories are, is not the cache's to remember.
+	if platformPathProblem(clean) != "" || cgiPrefix(clean, s.cgiDirs) != "" {
+		return nil
+	}
+	return s.freshCached(s.staticTarget(clean), now)
 }
 
 // serveHotDirect answers an unconditional GET or HEAD of a hot path (see hotFiles) with the
