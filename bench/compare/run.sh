@@ -5,11 +5,13 @@
 #   sudo QUICK=1 bench/compare/run.sh      # one short round, about 2 minutes; prints only
 #
 # Installs its tools from Debian (wrk lighttpd apache2 busybox nginx fcgiwrap spawn-fcgi curl),
-# builds cgihttpd and the Go peers in peers/, and starts each server in turn on 127.0.0.1 over
-# one docroot (site/ plus generated static files), in its own session, under a temp dir. Every
-# workload runs ROUNDS rounds, interleaved (round 1: cgihttpd lighttpd apache2 ..., round 2:
-# the same again ...). Each server is stopped by its PID; whatever is left of its session is
-# killed and reported. The table of medians (min-max) with the ratios of cgihttpd to each peer
+# builds cgihttpd and the Go peers in peers/, and at the start of each of ROUNDS rounds starts
+# every server in turn on 127.0.0.1 over one docroot (site/ plus generated static files), each
+# in its own session, under a temp dir. Within a round each workload runs on every server
+# before the next workload starts (workload (1): cgihttpd lighttpd apache2 ..., then the spawn
+# loop; workload (2): the same ...), with the servers' order rotated by one each round. At the
+# end of a round each server is stopped by its PID; whatever is left of its session is killed
+# and reported. The table of medians (min-max) with the ratios of cgihttpd to each peer
 # goes to stdout and, unless QUICK=1, to BENCHMARKS.md at the repository root. Not part of CI.
 #
 # Knobs: ROUNDS (3), DURATION seconds per wrk run (4), STALL seconds below 1 byte/s that count
@@ -98,6 +100,10 @@ head -c 1048576 /dev/urandom >"$work/body1m"
 head -c 67108864 /dev/urandom >"$work/body64m"
 chmod -R a+rX "$www" "$bin"
 chmod 755 "$www"/cgi-bin/*.sh
+# A site's files are not written the moment before they are served. cgihttpd does not cache a
+# file modified within the last 2 s (its mtime cannot yet tell a later change), so fresh ones
+# would make round 1 measure its uncached path.
+find "$www" -exec touch -h -d '1 hour ago' {} +
 
 # ---- results -------------------------------------------------------------------------------
 results=$work/results.tsv meta=$work/meta
@@ -315,32 +321,79 @@ step() { # step CMD...: run it, and say how long it took
   say "    $1 ${2:-}: $((SECONDS - t))s"
 }
 
-cgi_server() { # the workloads that every CGI server runs
-  step idle /static/4k.bin
-  check
-  SAMPLE=1 step wrk_run hello 16 /cgi-bin/hello.sh
-  step wrk_run post1m 4 /cgi-bin/echo-whole.sh "$work/body1m" 1048576
-  step curl_stream big10m mibps /cgi-bin/big.sh 10485760
-  step wrk_run static4k 64 /static/4k.bin
-  step wrk_run static10m 4 /static/10m.bin "" 10485760
-  step curl_stream static10m curl_mibps /static/10m.bin 10485760
-  # Last, as a deadlocked server may keep a worker stuck. The 1 MiB probe only in round 1.
-  [ "$round" != 1 ] || step duplex duplex1m "$work/body1m"
-  step duplex duplex "$work/body64m"
+# Servers of the round, all started: NAME -> port and PIDs, and the order they run in.
+declare -A port_of pids_of
+order=()
+
+use() { # use SERVER: make SERVER the current one (server, port, pids)
+  server=$1 port=${port_of[$1]}
+  read -ra pids <<<"${pids_of[$1]}"
+  say "  $server"
 }
 
-run_server() {
-  start "$1" || { stop; return 0; }
-  case $1 in
-  plain)
-    wrk_run static4k 64 /4k
-    wrk_run inproc 16 /hello ;;
-  cgihttpd)
-    cgi_server
-    wrk_run inproc 16 /cgi-bin/hello.go ;;
-  *) cgi_server ;;
-  esac
-  step stop
+on_cgi() { # on_cgi CMD...: run CMD on every CGI server of the round, in the round's order
+  local s
+  for s in "${order[@]}"; do
+    [ "$s" = plain ] && continue
+    use "$s"
+    step "$@"
+  done
+}
+
+# start_all: starts every server in turn and keeps those that answer; the order they are
+# measured in starts one further along the list each round, so that no server is always the
+# first (or the last) after a change of workload.
+start_all() {
+  local s up=() i
+  order=()
+  for s in "${servers[@]}"; do
+    say "  start $s"
+    if start "$s"; then
+      port_of[$s]=$port pids_of[$s]="${pids[*]}"
+      up+=("$s")
+    else
+      stop
+    fi
+  done
+  for ((i = 0; i < ${#up[@]}; i++)); do order+=("${up[$(((i + round - 1) % ${#up[@]}))]}"); done
+}
+
+# round: every workload runs on every server before the next workload starts, so a server's
+# figure and its peers' are taken minutes apart at most, not a whole round (the machine's
+# speed drifts over minutes: shared cores). The spawn loop runs right after workload (1).
+run_round() {
+  local s
+  start_all
+  for s in "${order[@]}"; do
+    [ "$s" = plain ] && continue
+    use "$s"
+    step idle /static/4k.bin
+    check
+  done
+  SAMPLE=1 on_cgi wrk_run hello 16 /cgi-bin/hello.sh
+  say "  spawn ceiling"
+  spawn_ceiling
+  on_cgi wrk_run post1m 4 /cgi-bin/echo-whole.sh "$work/body1m" 1048576
+  on_cgi curl_stream big10m mibps /cgi-bin/big.sh 10485760
+  for s in "${order[@]}"; do
+    use "$s"
+    if [ "$s" = plain ]; then step wrk_run static4k 64 /4k; else step wrk_run static4k 64 /static/4k.bin; fi
+  done
+  on_cgi wrk_run static10m 4 /static/10m.bin "" 10485760
+  on_cgi curl_stream static10m curl_mibps /static/10m.bin 10485760
+  for s in "${order[@]}"; do
+    case $s in
+    cgihttpd) use "$s" && step wrk_run inproc 16 /cgi-bin/hello.go ;;
+    plain) use "$s" && step wrk_run inproc 16 /hello ;;
+    esac
+  done
+  # Last, as a deadlocked server may keep a worker stuck. The 1 MiB probe only in round 1.
+  [ "$round" != 1 ] || on_cgi duplex duplex1m "$work/body1m"
+  on_cgi duplex duplex "$work/body64m"
+  for s in "${order[@]}"; do
+    use "$s"
+    step stop
+  done
 }
 
 spawn_ceiling() {
@@ -389,19 +442,18 @@ for round in $(seq "$ROUNDS"); do
     break
   fi
   say "round $round of $ROUNDS"
-  for s in "${servers[@]}"; do
-    say "  $s"
-    run_server "$s"
-  done
-  say "  spawn ceiling"
-  spawn_ceiling
+  run_round
 done
 round=0
 
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$meta"
 echo "seconds=$SECONDS" >>"$meta"
-left=$(session_pids "${roots[@]}")
-[ -z "$left" ] || note "processes of the servers still running at the end: $left"
+for _ in $(seq 20); do # the last stop may have just killed some: give them time to go
+  left=$(for p in $(session_pids "${roots[@]}"); do if alive "$p"; then echo "$p"; fi; done)
+  [ -z "$left" ] && break
+  sleep 0.1
+done
+[ -z "$left" ] || note "processes of the servers still running at the end: $(paste -sd" " <<<"$left")"
 
 "$bin/report" -results "$results" -meta "$meta" >"$work/table.md"
 cat "$work/table.md"

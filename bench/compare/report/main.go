@@ -241,8 +241,10 @@ func write(w io.Writer, d *data) {
 	p := func(format string, a ...any) { _, _ = fmt.Fprintf(w, format, a...) } // w is buffered: main checks Flush
 	p("# Benchmarks: cgihttpd side by side\n\n")
 	p("Made by `bench/compare/run.sh` (see its header) on %s. Each figure is the median of %s rounds, "+
-		"with min–max in brackets; the servers ran in turn within each round (cgihttpd, lighttpd, Apache, "+
-		"nginx, busybox, Go net/http/cgi, Python, plain Go, then the spawn loop), %ss per wrk run, %ss of "+
+		"with min–max in brackets. All the servers ran at once in each round, and each workload ran on every one "+
+		"of them (cgihttpd, lighttpd, Apache, nginx, busybox, Go net/http/cgi, Python, plain Go; the order rotated "+
+		"by one each round) before the next workload began; the spawn loop ran right after workload (1). "+
+		"%ss per wrk run, %ss of "+
 		"curl per single-stream figure. Ratios are cgihttpd ÷ peer in this run; above 1 is better for cgihttpd "+
 		"except for latency and memory.\n\n",
 		m["date"], m["rounds"], m["duration"], m["curl_seconds"])
