@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -17,7 +18,7 @@ import (
 // that it was given, and a non-blocking one would need two more system calls. Until it is
 // reaped, the child's pid cannot name another process.
 func awaitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	fd, err := openPidfd(pid)
 	if err != nil {
 		return
 	}
@@ -32,4 +33,21 @@ func awaitExit(pid int) {
 		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
 		return err != nil || info.Signo != 0 // Signo stays 0 while the process runs
 	})
+}
+
+// openPidfd opens a non-blocking pidfd for pid. Before Linux 5.10 pidfd_open takes no
+// PIDFD_NONBLOCK, and the descriptor is made non-blocking afterwards.
+func openPidfd(pid int) (int, error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if !errors.Is(err, unix.EINVAL) {
+		return fd, err
+	}
+	if fd, err = unix.PidfdOpen(pid, 0); err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
