@@ -61,15 +61,12 @@ func (s *Server) freshCached(t staticFile, now time.Time) *cachedFile {
 }
 
 // recheckHot is for a path that was hot but is no longer trusted (hotTrust passed, or a
-// change came): it resolves and stats it as dispatch would, and returns the entry to answer
-// with if the file is still the cached one, hot again. So a connection whose first request
-// comes after a quiet second stays with the front.
+// change came): it stats it as dispatch would, and returns the entry to answer with if the
+// file is still the cached one, hot again. So a connection whose first request comes after
+// a quiet second stays with the front. Like lookup, it relies on the path having passed
+// dispatch's other checks (clean, not refused, not a CGI path) when it was made hot: they
+// depend on nothing that changes while the server runs.
 func (s *Server) recheckHot(clean string, now time.Time) *cachedFile {
-	// Only clean paths that were neither refused nor CGI ones were made hot, but what the
-	// platform refuses, or where the CGI directories are, is not the cache's to remember.
-	if platformPathProblem(clean) != "" || cgiPrefix(clean, s.cgiDirs) != "" {
-		return nil
-	}
 	return s.freshCached(s.staticTarget(clean), now)
 }
 
