@@ -61,8 +61,13 @@ type Invocation struct {
 	Args []string // arguments after argv[0] (argv[0] is Path)
 	Env  []string // the complete environment, "NAME=value"; nothing else is inherited
 	Dir  string   // working directory
-	// Info is Path's stat as the caller knows it (fresh, or kept valid by change
-	// notification); nil means that an executor which needs one makes it.
+	// File, if set, is the script as the caller opened and checked it. Executors run this
+	// very file — by descriptor on Linux, held open against renames on Windows — so that a
+	// rename or symlink swap after the check cannot change what runs; Path is then its name
+	// for argv[0] and logs. It stays the caller's to close.
+	File *os.File
+	// Info is the script's stat as the caller knows it (File's, when set); nil means that an
+	// executor which needs one makes it.
 	Info fs.FileInfo
 
 	// Stdin is the script's standard input; nil means empty. If it is an io.Closer it is

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -125,9 +126,22 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	}
 	defer p.closeAll()
 
-	program, argv, err := e.interps.command(inv.Path, inv.Args)
+	files := []*os.File{p.childStdin, p.childStdout, p.childStderr}
+	script := inv.Path
+	if inv.File != nil && runtime.GOOS == "linux" {
+		// The file the caller checked is the one that runs: it is handed to the child as a
+		// descriptor and executed through it, so no rename or symlink swap after the check
+		// counts. A "#!" interpreter then gets that name for its script, and the descriptor
+		// stays open in the script (SCRIPT_FILENAME keeps the real path).
+		files = append(files, inv.File)
+		script = "/proc/self/fd/" + strconv.Itoa(len(files)-1)
+	}
+	program, argv, err := e.interps.command(script, inv.Args)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+	}
+	if argv[0] == script {
+		argv[0] = inv.Path
 	}
 	uid := -1
 	if e.cred != nil {
@@ -143,7 +157,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
-		Files: []*os.File{p.childStdin, p.childStdout, p.childStderr},
+		Files: files,
 		Sys:   sys,
 	})
 	p.closeChildEnds()

@@ -223,7 +223,7 @@ func BenchmarkPlainHandler(b *testing.B) {
 	}), "/hello")
 }
 
-// BenchmarkStatic4K serves a 4 KiB file through the whole cgihttpd server (hot-file cache).
+// BenchmarkStatic4K serves a 4 KiB file through the whole cgihttpd server (small-file cache).
 func BenchmarkStatic4K(b *testing.B) {
 	benchHandler(b, benchServer(b, static4K(b), "native"), "/4k.bin")
 }
@@ -253,11 +253,7 @@ func static4K(b *testing.B) string {
 // is a lean keep-alive loop (one connection per concurrent client, a fixed request): the
 // server's cost is what is measured, not net/http's client machinery.
 func benchHandler(b *testing.B, h http.Handler, path string) {
-	ts := httptest.NewUnstartedServer(h)
-	if srv, ok := h.(*server.Server); ok {
-		ts.Listener = srv.Front(ts.Listener, server.FrontConfig{}) // as cmd/cgihttpd serves
-	}
-	ts.Start()
+	ts := httptest.NewServer(h)
 	defer ts.Close()
 	addr := ts.Listener.Addr().String()
 	b.Run("serial", func(b *testing.B) {

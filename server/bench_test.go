@@ -31,7 +31,8 @@ func benchSite(b *testing.B) string {
 	return root
 }
 
-// BenchmarkResolveScript: a request path to its script, PATH_INFO and the confinement check.
+// BenchmarkResolveScript: a request path to its script and PATH_INFO, the script opened
+// beneath the root and checked to lie in a CGI directory.
 func BenchmarkResolveScript(b *testing.B) {
 	s, err := New(Config{Root: benchSite(b), Executor: fakeExecutor{}}, nil)
 	if err != nil {
@@ -45,26 +46,36 @@ func BenchmarkResolveScript(b *testing.B) {
 			b.Fatal(err)
 		}
 		dir := cgiPrefix(clean, DefaultCGIDirs)
-		t := findScript(s.root, clean, dir)
-		if t.info == nil || t.pathInfo != "/2026/q3" || !s.confined(t.file) {
-			b.Fatalf("resolved %+v", t)
+		t, script, err := s.resolveScript(clean, dir)
+		if err != nil || t.pathInfo != "/2026/q3" {
+			b.Fatalf("resolved %+v: %v", t, err)
 		}
+		script.close()
 	}
 }
 
-// BenchmarkResolveStatic: a static path checked against CGI directory aliases.
+// BenchmarkResolveStatic: a static path opened beneath the root and checked against every
+// name of the CGI directories.
 func BenchmarkResolveStatic(b *testing.B) {
-	root := benchSite(b)
+	s, err := New(Config{Root: benchSite(b), Executor: fakeExecutor{}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
 	b.ReportAllocs()
 	for b.Loop() {
 		clean, err := collapsePath("/docs/guide/page.html")
-		if err != nil || cgiPrefix(clean, DefaultCGIDirs) != "" || cgiDirAlias(root, clean, DefaultCGIDirs) != "" {
+		if err != nil || cgiPrefix(clean, DefaultCGIDirs) != "" {
 			b.Fatal(clean, err)
 		}
+		o, ok := s.openServable(relPath(clean), 0)
+		if !ok {
+			b.Fatal("refused")
+		}
+		o.close()
 	}
 }
 
-// BenchmarkBuildEnv: the RFC 3875 environment of a browser's form POST.
 func BenchmarkBuildEnv(b *testing.B) {
 	s, err := New(Config{Root: b.TempDir(), Executor: fakeExecutor{}}, nil)
 	if err != nil {
@@ -104,21 +115,6 @@ func BenchmarkParseCGIHeader(b *testing.B) {
 		h, err := parseCGIHeader(block)
 		if err != nil || h.status != 201 {
 			b.Fatal(h, err)
-		}
-	}
-}
-
-// BenchmarkParseSimpleRequest: the front's check of a browser's GET, the request that a
-// hot static file's connection repeats.
-func BenchmarkParseSimpleRequest(b *testing.B) {
-	raw := []byte("GET /docs/guide/page.html HTTP/1.1\r\nHost: example.test:8000\r\n" +
-		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
-		"Accept: text/html,application/xhtml+xml\r\nAccept-Language: en-GB,en;q=0.5\r\n" +
-		"Accept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n\r\n")
-	b.ReportAllocs()
-	for b.Loop() {
-		if req, ok := parseSimpleRequest(raw); !ok || req.target != "/docs/guide/page.html" {
-			b.Fatal(req, ok)
 		}
 	}
 }

@@ -32,17 +32,22 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	t, found := s.resolveScript(clean, cgiDir)
+	t, script, err := s.resolveScript(clean, cgiDir)
 	switch {
-	case !found:
-		log.Info("no such CGI script", "path", clean)
-		writeError(w, http.StatusNotFound, "No such CGI script")
-		return
-	case !t.info.Mode().IsRegular():
+	case errors.Is(err, errNotPlainFile):
 		log.Info("CGI script is not a plain file", "script", t.scriptName)
 		writeError(w, http.StatusForbidden, "CGI script is not a plain file")
 		return
+	case errors.Is(err, errCGIOutside):
+		log.Warn("CGI script refused", "script", t.scriptName, "reason", err)
+		writeError(w, http.StatusNotFound, "No such CGI script")
+		return
+	case err != nil:
+		log.Info("no such CGI script", "path", clean, "reason", err)
+		writeError(w, http.StatusNotFound, "No such CGI script")
+		return
 	}
+	defer script.close()
 	exec := s.executorFor(t.file)
 	if exec == nil {
 		log.Warn("no executor on this platform can run the script", "script", t.scriptName)
@@ -50,7 +55,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		return
 	}
 	if pf, ok := exec.(executor.Preflighter); ok {
-		if err := pf.CanRun(t.file, t.info); err != nil {
+		if err := pf.CanRun(t.file, script.info); err != nil {
 			log.Info("CGI script cannot be run", "script", t.scriptName, "reason", err)
 			writeError(w, http.StatusForbidden, "CGI script is not executable")
 			return
@@ -103,7 +108,8 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Path:    t.file,
 		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
 		Dir:     filepath.Dir(t.file),
-		Info:    t.info,
+		File:    script.f,
+		Info:    script.info,
 		Stdin:   stdin,
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
@@ -167,22 +173,39 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 }
 
-// resolveScript finds the script for clean under cgiDir; found is false when there is none
-// inside the root. A resolution kept by s.hot is used without a stat.
-func (s *Server) resolveScript(clean, cgiDir string) (t scriptTarget, found bool) {
-	now := time.Now()
-	if t, ok := s.hot.lookupScript(clean, now); ok {
-		return t, true
+var (
+	errNotPlainFile = errors.New("not a plain file")
+	errCGIOutside   = errors.New("the file lies outside every CGI directory")
+)
+
+// resolveScript finds the script for clean under cgiDir and opens it beneath the root. The
+// file opened is the one checked (a regular file whose real location is inside a CGI
+// directory, whatever symlink led to it) and the one the executor runs.
+func (s *Server) resolveScript(clean, cgiDir string) (scriptTarget, *opened, error) {
+	t := s.docs.findScript(clean, cgiDir)
+	if t.info == nil {
+		return t, nil, fs.ErrNotExist
 	}
-	mark := s.hot.scriptMark()
-	t = findScript(s.root, clean, cgiDir)
-	if t.info == nil || !s.confined(t.file) {
-		return t, false
+	if !t.info.Mode().IsRegular() {
+		return t, nil, errNotPlainFile
 	}
-	if t.info.Mode().IsRegular() {
-		s.hot.promoteScript(clean, t, mark, now)
+	o, err := s.docs.open(t.rel)
+	if err != nil {
+		return t, nil, err
 	}
-	return t, true
+	if !o.info.Mode().IsRegular() {
+		o.close()
+		return t, nil, errNotPlainFile
+	}
+	dir, err := s.docs.cgiDirHolding(o)
+	if err == nil && dir == "" {
+		err = errCGIOutside
+	}
+	if err != nil {
+		o.close()
+		return t, nil, err
+	}
+	return t, o, nil
 }
 
 func isExit(err error) bool {

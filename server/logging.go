@@ -82,12 +82,7 @@ func (s *Server) logAccess(r *http.Request, code int, bytes int64, id uint64, st
 	if !s.access.IsInfo() {
 		return // the line is not built when nobody reads it
 	}
-	s.logAccessLine(r.RemoteAddr, r.Method, r.RequestURI, r.Proto, code, bytes, id, start, aborted)
-}
-
-// logAccessLine is logAccess for a request that the front answered, without an http.Request.
-func (s *Server) logAccessLine(remoteAddr, method, requestURI, proto string, code int, bytes int64, id uint64, start time.Time, aborted bool) {
-	host, _ := splitAddr(remoteAddr)
+	host, _ := splitAddr(r.RemoteAddr)
 	status := "-"
 	if code != 0 {
 		status = strconv.Itoa(code)
@@ -97,7 +92,7 @@ func (s *Server) logAccessLine(remoteAddr, method, requestURI, proto string, cod
 		size = strconv.FormatInt(bytes, 10)
 	}
 	line := host + " - - [" + start.Format("02/Jan/2006:15:04:05 -0700") + "] " +
-		strconv.Quote(method+" "+requestURI+" "+proto) + " " + status + " " + size
+		strconv.Quote(r.Method+" "+r.RequestURI+" "+r.Proto) + " " + status + " " + size
 	args := []any{"req_id", id, "duration_ms", time.Since(start).Milliseconds()}
 	if aborted {
 		args = append(args, "aborted", true)

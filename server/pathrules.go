@@ -1,10 +1,6 @@
 package server
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-)
+import "strings"
 
 // windowsPathProblem returns why Windows would read the collapsed URL path clean as another
 // file than its letters say (DESIGN.md §1.6), or "" when it would not:
@@ -58,43 +54,4 @@ func isDeviceDigit(s string) bool {
 		return true
 	}
 	return false
-}
-
-// cgiDirAlias returns the CGI directory that the static request path clean passes through on
-// disk under another spelling, or "" when it passes through none: serving a script as a
-// file there would reveal its source. A file system that ignores case (Windows, macOS:
-// /CGI-BIN/x.bat) or knows 8.3 short names (/CGI-BI~1/x.bat), or a symlink, gives a CGI
-// directory more than one name. Directories are compared by identity
-// (os.SameFile), so every alias is caught, including ones this code does not know about.
-func cgiDirAlias(root, clean string, cgiDirs []string) string {
-	type dirInfo struct {
-		url  string
-		info os.FileInfo
-	}
-	var dirs []dirInfo
-	for _, d := range cgiDirs {
-		if info, err := os.Stat(filepath.Join(root, filepath.FromSlash(d))); err == nil && info.IsDir() {
-			dirs = append(dirs, dirInfo{d, info})
-		}
-	}
-	if len(dirs) == 0 {
-		return ""
-	}
-	p := root
-	for _, seg := range strings.Split(strings.Trim(clean, "/"), "/") {
-		if seg == "" {
-			break
-		}
-		p = filepath.Join(p, seg)
-		info, err := os.Stat(p)
-		if err != nil || !info.IsDir() {
-			return ""
-		}
-		for _, d := range dirs {
-			if os.SameFile(info, d.info) {
-				return d.url
-			}
-		}
-	}
-	return ""
 }

@@ -93,14 +93,41 @@ func symlinkOrSkip(t *testing.T, target, link string) {
 	}
 }
 
-func TestCGIDirAlias(t *testing.T) {
+// TestCGIDirHolding: the CGI directory that holds a file is found from where the opened file
+// really is, whatever name reached it.
+func TestCGIDirHolding(t *testing.T) {
 	root, dirs := aliasSite(t)
+	var cleaned []string
+	for _, d := range dirs {
+		c, err := collapsePath(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cleaned = append(cleaned, strings.TrimSuffix(c, "/"))
+	}
+	d, err := openDocRoot(root, cleaned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	cgiDirAlias := func(_, p string, _ []string) string {
+		o, err := d.open(relPath(p))
+		if err != nil {
+			return ""
+		}
+		defer o.close()
+		dir, err := d.cgiDirHolding(o)
+		if err != nil {
+			t.Errorf("cgiDirHolding(%s): %v", p, err)
+		}
+		return dir
+	}
 	for _, p := range []string{"/static/z.txt", "/static/", "/", "/missing/x", "/app/", "/app/other"} {
 		if got := cgiDirAlias(root, p, dirs); got != "" {
 			t.Errorf("cgiDirAlias(%q) = %q, want none", p, got)
 		}
 	}
-	// The exact names: dispatch sends them to the CGI side before asking, but the identity
+	// The exact names: dispatch sends them to the CGI side before asking, but the location
 	// check knows them too.
 	if got := cgiDirAlias(root, "/app/scripts/y.bat", dirs); got != "/app/scripts" {
 		t.Errorf("cgiDirAlias(/app/scripts/y.bat) = %q", got)

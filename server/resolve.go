@@ -3,8 +3,7 @@ package server
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 )
 
@@ -92,17 +91,20 @@ func cgiPrefix(clean string, cgiDirs []string) string {
 type scriptTarget struct {
 	scriptName string      // URL path of the script: SCRIPT_NAME
 	pathInfo   string      // the rest of the URL path: PATH_INFO ("" when none)
-	file       string      // file-system path of the script
-	info       fs.FileInfo // stat of file; nil when it does not exist
+	rel        string      // the script's path below the root
+	file       string      // its file-system path: SCRIPT_FILENAME, never opened by name
+	info       fs.FileInfo // stat of rel; nil when it does not exist
 }
 
-// findScript walks from the CGI directory down while the next segment names a directory on
-// disk; the first segment that does not is the script and the rest is PATH_INFO.
-// When every segment is a directory, the target is the last directory itself.
-func findScript(root, clean, cgiDir string) scriptTarget {
+// findScript walks from the CGI directory down while the next segment names a directory
+// beneath the root; the first segment that does not is the script and the rest is
+// PATH_INFO. When every segment is a directory, the target is the last directory itself.
+// The walk only splits the URL: the script is then opened once, and that file is what is
+// checked and run (resolveScript).
+func (d *docRoot) findScript(clean, cgiDir string) scriptTarget {
 	rest := strings.TrimPrefix(clean, cgiDir)
-	t := scriptTarget{scriptName: cgiDir, file: filepath.Join(root, filepath.FromSlash(cgiDir))}
-	t.info, _ = os.Stat(t.file)
+	t := scriptTarget{scriptName: cgiDir, rel: relPath(cgiDir)}
+	t.info, _ = d.stat(t.rel)
 	if t.info != nil && !t.info.IsDir() {
 		t.info = nil // the CGI directory itself is never a script, even if a file has its name
 	}
@@ -112,26 +114,13 @@ func findScript(root, clean, cgiDir string) scriptTarget {
 		}
 		seg, _, _ := strings.Cut(rest[1:], "/")
 		t.scriptName += "/" + seg
-		t.file = filepath.Join(t.file, seg)
-		t.info, _ = os.Stat(t.file)
+		t.rel = path.Join(t.rel, seg)
+		t.info, _ = d.stat(t.rel)
 		rest = rest[1+len(seg):]
 	}
 	if t.info != nil && !t.info.IsDir() {
 		t.pathInfo = rest
 	}
+	t.file = d.fsPath(t.rel)
 	return t
-}
-
-// insideRoot reports whether path, with every symlink resolved, lies within realRoot (itself
-// already resolved). A path that cannot be resolved is not inside.
-func insideRoot(realRoot, path string) bool {
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return false
-	}
-	rel, err := filepath.Rel(realRoot, real)
-	if err != nil {
-		return false
-	}
-	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel))
 }

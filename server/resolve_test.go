@@ -159,9 +159,18 @@ func TestFindScript(t *testing.T) {
 		{"cgi dir is a file", root, "/htbin/x", "/htbin", "/htbin", "", "htbin", false, false},
 		{"cgi dir is a file alone", root, "/htbin", "/htbin", "/htbin", "", "htbin", false, false},
 	}
+	docs := map[string]*docRoot{}
+	for _, r := range []string{root, empty} {
+		d, err := openDocRoot(r, DefaultCGIDirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.close()
+		docs[r] = d
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := findScript(tc.root, tc.clean, tc.cgiDir)
+			got := docs[tc.root].findScript(tc.clean, tc.cgiDir)
 			wantFile := filepath.Join(tc.root, filepath.FromSlash(tc.file))
 			if got.scriptName != tc.scriptName || got.pathInfo != tc.pathInfo || got.file != wantFile {
 				t.Errorf("findScript(%q) = {scriptName %q, pathInfo %q, file %q}; want {%q, %q, %q}",
@@ -188,7 +197,8 @@ func symlink(t *testing.T, target, link string) {
 	}
 }
 
-func TestInsideRoot(t *testing.T) {
+// TestDocRootOpen: what opens beneath the root, symlinks included, and where it really is.
+func TestDocRootOpen(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	mkTree(t, base, []string{"root/sub", "outside", "rootother"},
@@ -196,58 +206,50 @@ func TestInsideRoot(t *testing.T) {
 	symlink(t, filepath.Join(root, "file"), filepath.Join(root, "in-abs"))
 	symlink(t, filepath.FromSlash("sub/f"), filepath.Join(root, "in-rel"))
 	symlink(t, filepath.FromSlash("sub/../file"), filepath.Join(root, "in-dotdot"))
+	symlink(t, filepath.Join(root, "sub"), filepath.Join(root, "in-abs-dir"))
 	symlink(t, filepath.Join(base, "outside", "secret"), filepath.Join(root, "out-abs"))
 	symlink(t, filepath.FromSlash("../outside/secret"), filepath.Join(root, "out-rel"))
 	symlink(t, filepath.Join(base, "outside"), filepath.Join(root, "out-dir"))
 	symlink(t, filepath.FromSlash("../rootother/file"), filepath.Join(root, "out-sibling"))
 	symlink(t, filepath.Join(root, "nowhere"), filepath.Join(root, "dangling"))
+	symlink(t, filepath.FromSlash("sub/loop"), filepath.Join(root, "sub", "loop"))
 	symlink(t, root, filepath.Join(base, "root-link"))
 
-	// The server resolves its root once (server.New); so must the caller here.
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(base, "root-link")
-	realViaLink, err := filepath.EvalSymlinks(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	tests := []struct {
-		name     string
-		realRoot string
-		path     string
-		want     bool
-	}{
-		{"root itself", realRoot, root, true},
-		{"file", realRoot, filepath.Join(root, "file"), true},
-		{"nested file", realRoot, filepath.Join(root, "sub", "f"), true},
-		{"dir", realRoot, filepath.Join(root, "sub"), true},
-		{"name starting with dots", realRoot, filepath.Join(root, "..foo"), true},
-		{"symlink inside, absolute", realRoot, filepath.Join(root, "in-abs"), true},
-		{"symlink inside, relative", realRoot, filepath.Join(root, "in-rel"), true},
-		{"symlink inside via dotdot", realRoot, filepath.Join(root, "in-dotdot"), true},
-		{"symlink outside, absolute", realRoot, filepath.Join(root, "out-abs"), false},
-		{"symlink outside, relative", realRoot, filepath.Join(root, "out-rel"), false},
-		{"through a symlinked dir outside", realRoot, filepath.Join(root, "out-dir", "secret"), false},
-		{"symlink to a sibling sharing the root's prefix", realRoot, filepath.Join(root, "out-sibling"), false},
-		{"sibling sharing the root's prefix", realRoot, filepath.Join(base, "rootother", "file"), false},
-		{"parent", realRoot, base, false},
-		{"lexical dotdot out", realRoot, root + string(filepath.Separator) + filepath.Join("..", "outside", "secret"), false},
-		{"missing", realRoot, filepath.Join(root, "nope"), false},
-		{"dangling symlink", realRoot, filepath.Join(root, "dangling"), false},
-		{"root reached via symlink, resolved", realViaLink, filepath.Join(link, "file"), true},
-		{"root reached via symlink, escape", realViaLink, filepath.Join(link, "out-abs"), false},
-		// Why New resolves the root: the unresolved symlink never contains a resolved path.
-		{"root reached via symlink, unresolved", link, filepath.Join(link, "file"), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := insideRoot(tc.realRoot, tc.path); got != tc.want {
-				t.Errorf("insideRoot(%q, %q) = %v, want %v", tc.realRoot, tc.path, got, tc.want)
+	for _, dir := range []string{root, filepath.Join(base, "root-link")} {
+		d, err := openDocRoot(dir, DefaultCGIDirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootLoc, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rel, want := range map[string]string{
+			".": ".", "file": "file", "sub/f": "sub/f", "sub": "sub", "..foo": "..foo",
+			"in-abs": "file", "in-rel": "sub/f", "in-dotdot": "file", "in-abs-dir/f": "sub/f",
+			"out-abs": "", "out-rel": "", "out-dir/secret": "", "out-dir": "", "out-sibling": "",
+			"../outside/secret": "", "../rootother/file": "", "..": "",
+			"nope": "", "dangling": "", "sub/loop": "", "file/below": "",
+		} {
+			o, err := d.open(rel)
+			if want == "" {
+				if err == nil {
+					t.Errorf("%s: open(%q) succeeded, want an error", dir, rel)
+					o.close()
+				}
+				continue
 			}
-		})
+			if err != nil {
+				t.Errorf("%s: open(%q): %v", dir, rel, err)
+				continue
+			}
+			loc, err := d.location(o)
+			o.close()
+			if wantLoc := filepath.Join(rootLoc, filepath.FromSlash(want)); err != nil || loc != wantLoc {
+				t.Errorf("%s: location of %q = %q, %v; want %q", dir, rel, loc, err, wantLoc)
+			}
+		}
+		d.close()
 	}
 }
 

@@ -101,15 +101,13 @@ const (
 
 // Server is the http.Handler for one document root.
 type Server struct {
-	cfg      Config
-	root     string // absolute document root
-	realRoot string // root with symlinks resolved: what confinement is checked against
-	beneath  beneathCheck
-	files    *fileCache
-	hot      hotFiles
-	cgiDirs  []string
-	native   executor.Executor // nil where the platform has none
-	inproc   executor.Executor // nil in "native" mode
+	cfg     Config
+	root    string   // absolute document root
+	docs    *docRoot // the root, opened: every file access of a request goes through it
+	files   *fileCache
+	cgiDirs []string
+	native  executor.Executor // nil where the platform has none
+	inproc  executor.Executor // nil in "native" mode
 	// ownsNative, ownsInproc: New made that executor, so Close closes it.
 	ownsNative, ownsInproc bool
 	extraEnv               map[string]string
@@ -169,14 +167,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("document root %q is not a directory", root)
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return nil, fmt.Errorf("document root: %w", err)
-	}
 	s := &Server{
 		cfg:      cfg,
 		root:     root,
-		realRoot: realRoot,
 		files:    newFileCache(),
 		logger:   logger.Named("server"),
 		access:   logger.Named("access"),
@@ -227,9 +220,10 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 			s.ownsInproc = true
 		}
 	}
-	// Last: nothing above may fail with these open.
-	s.beneath = newBeneathCheck(realRoot)
-	s.hot = newHotFiles(root, s.files, s.logger)
+	// Last: nothing above may fail with it open.
+	if s.docs, err = openDocRoot(root, s.cgiDirs); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -237,8 +231,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 // interpreters and the kept run cgroups (executors passed in Config are the caller's to
 // close). Call it once the http.Server serving s has shut down.
 func (s *Server) Close() error {
-	s.beneath.close()
-	s.hot.close()
+	s.docs.close()
 	var errs []error
 	if c, ok := s.native.(io.Closer); ok && s.ownsNative {
 		if err := c.Close(); err != nil {
@@ -284,7 +277,11 @@ func (s *Server) warnIfUnreachable() {
 	if os.Geteuid() != 0 {
 		return
 	}
-	for dir := s.realRoot; ; dir = filepath.Dir(dir) {
+	realRoot, err := filepath.EvalSymlinks(s.root)
+	if err != nil {
+		return
+	}
+	for dir := realRoot; ; dir = filepath.Dir(dir) {
 		if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o001 == 0 {
 			s.logger.Warn("scripts run unprivileged but cannot enter a directory above the document root; CGI requests will fail (chmod o+x it, or serve a copy elsewhere)", "dir", dir)
 			return
@@ -303,10 +300,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := s.reqID.Add(1)
 	s.count.requests.Add(1)
 	start := time.Now()
-	if n, ok := s.serveHotDirect(w, r, start); ok {
-		s.logAccess(r, http.StatusOK, n, id, start, false)
-		return
-	}
 	lw := &logResponseWriter{ResponseWriter: w}
 	defer func() {
 		p := recover()
@@ -342,23 +335,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		s.serveCGI(w, r, clean, dir, id, hops)
 		return
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		// A hot path's conditional and Range requests (and local redirects to it), which
-		// serveHotDirect leaves here, need no stat either.
-		if cached := s.hot.lookup(clean, time.Now()); cached != nil {
-			cached.serve(w, r)
-			return
-		}
-	}
-	target := s.staticTarget(clean)
-	if s.serveHot(w, r, target) {
-		return
-	}
-	if dir := cgiDirAlias(s.root, clean, s.cgiDirs); dir != "" {
-		refuse("another name for the CGI directory " + dir)
-		return
-	}
-	s.serveStatic(w, r, target, id)
+	s.serveStatic(w, r, clean, id)
 }
 
 // writeError sends a small HTML error page, like Python's send_error.

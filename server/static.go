@@ -1,94 +1,24 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
-// staticFile is a static request path with what is on disk there.
-type staticFile struct {
-	clean, fsPath string
-	info          fs.FileInfo // nil when nothing can be found there
-}
-
-func (s *Server) staticTarget(clean string) staticFile {
-	t := staticFile{clean: clean, fsPath: filepath.Join(s.root, filepath.FromSlash(clean))}
-	if info, err := os.Stat(t.fsPath); err == nil {
-		t.info = info
-	}
-	return t
-}
-
-// serveHot answers a GET or HEAD of a file in the hot-file cache and reports whether it did.
-// An entry exists only for a path that passed every check (confinement, CGI directory
-// aliases) when it was cached, and is used only while the stat shows the very same file,
-// size and mtime: serving it again reveals nothing that was not served then. So a hit skips
-// those checks, which stat every directory on the way.
-func (s *Server) serveHot(w http.ResponseWriter, r *http.Request, t staticFile) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	cached := s.freshCached(t, time.Now())
-	if cached == nil {
-		return false
-	}
-	cached.serve(w, r)
-	return true
-}
-
-// freshCached returns t's fileCache entry, and makes t's path hot (again), when the stat in t
-// shows the cached file; else nil.
-func (s *Server) freshCached(t staticFile, now time.Time) *cachedFile {
-	if t.info == nil || !t.info.Mode().IsRegular() || strings.HasSuffix(t.clean, "/") {
-		return nil
-	}
-	s.hot.readPending()
-	cached := s.files.get(t.fsPath, t.info)
-	if cached != nil {
-		s.hot.promote(t.clean, t.fsPath, cached, now)
-	}
-	return cached
-}
-
-// recheckHot is for a path that was hot but is no longer trusted (hotTrust passed, or a
-// change came): it stats it as dispatch would, and returns the entry to answer with if the
-// file is still the cached one, hot again. So a connection whose first request comes after
-// a quiet second stays with the front. Like lookup, it relies on the path having passed
-// dispatch's other checks (clean, not refused, not a CGI path) when it was made hot: they
-// depend on nothing that changes while the server runs.
-func (s *Server) recheckHot(clean string, now time.Time) *cachedFile {
-	return s.freshCached(s.staticTarget(clean), now)
-}
-
-// serveHotDirect answers an unconditional GET or HEAD of a hot path (see hotFiles) with the
-// status and body size that it reports for the access log. It writes to the connection's
-// own ResponseWriter, without the access-log wrapper, so that a hot hit allocates nothing
-// beyond what net/http allocates for every request.
-func (s *Server) serveHotDirect(w http.ResponseWriter, r *http.Request, now time.Time) (int64, bool) {
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || hasAny(r.Header, conditionalHeaders...) {
-		return 0, false
-	}
-	// Only clean paths that passed every check were made hot, so the raw path is the key.
-	cached := s.hot.lookup(r.URL.Path, now)
-	if cached == nil {
-		return 0, false
-	}
-	return cached.serveWhole(w, r), true
-}
-
-// serveStatic serves a file or a directory the way Python's SimpleHTTPRequestHandler does,
-// with http.ServeContent for conditional requests, Range and HEAD.
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFile, id uint64) {
+// serveStatic serves the file or directory at the collapsed path clean the way Python's
+// SimpleHTTPRequestHandler does, with http.ServeContent for conditional requests, Range and
+// HEAD. It is opened once beneath the root, and that descriptor is what is checked (no CGI
+// directory holds it, by any name) and then served or listed.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean string, id uint64) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
@@ -99,12 +29,13 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	clean, fsPath, info := t.clean, t.fsPath, t.info
-	if info == nil || !s.confined(fsPath) {
+	o, ok := s.openServable(relPath(clean), id)
+	if !ok {
 		writeError(w, http.StatusNotFound, "File not found")
 		return
 	}
-	if info.IsDir() {
+	defer o.close()
+	if o.info.IsDir() {
 		if !strings.HasSuffix(clean, "/") {
 			target := (&url.URL{Path: clean + "/", RawQuery: r.URL.RawQuery}).String()
 			w.Header().Set("Location", target)
@@ -112,47 +43,59 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, t staticFil
 			return
 		}
 		for _, index := range []string{"index.html", "index.htm"} {
-			p := filepath.Join(fsPath, index)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && s.confined(p) {
-				s.serveFile(w, r, p, "", id)
+			idx, ok := s.openServable(path.Join(o.rel, index), id)
+			if !ok {
+				continue
+			}
+			if idx.info.Mode().IsRegular() {
+				s.serveFile(w, r, idx)
+				idx.close()
 				return
 			}
+			idx.close()
 		}
-		s.listDirectory(w, r, fsPath, clean, id)
+		s.listDirectory(w, r, o, clean, id)
 		return
 	}
-	if strings.HasSuffix(clean, "/") || !info.Mode().IsRegular() {
+	if strings.HasSuffix(clean, "/") || !o.info.Mode().IsRegular() {
 		// A FIFO or device would block or misbehave: only plain files are served.
 		writeError(w, http.StatusNotFound, "File not found")
 		return
 	}
-	s.serveFile(w, r, fsPath, clean, id)
+	s.serveFile(w, r, o)
 }
 
-// serveFile serves the regular file at fsPath. hotKey is the request path that may answer
-// with it from memory from now on; "" for a directory's index, which a new file can change.
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, fsPath, hotKey string, id uint64) {
-	f, err := os.Open(fsPath)
+// openServable opens rel beneath the root and returns it if it may be served or listed; it
+// logs why not otherwise.
+func (s *Server) openServable(rel string, id uint64) (*opened, bool) {
+	o, err := s.docs.open(rel)
 	if err != nil {
-		s.logger.Warn("open failed", "req_id", id, "path", fsPath, "error", err)
-		writeError(w, http.StatusNotFound, "File not found")
-		return
-	}
-	defer func() { _ = f.Close() }()
-	info, err := f.Stat()
-	if err != nil || !info.Mode().IsRegular() {
-		writeError(w, http.StatusNotFound, "File not found")
-		return
-	}
-	if cached := s.files.put(fsPath, f, info); cached != nil {
-		if hotKey != "" {
-			s.hot.promote(hotKey, fsPath, cached, time.Now())
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.logger.Info("static path not opened", "req_id", id, "path", rel, "error", err)
 		}
+		return nil, false
+	}
+	if err := s.docs.checkServable(o); err != nil {
+		s.logger.Warn("static path refused", "req_id", id, "path", rel, "reason", err)
+		o.close()
+		return nil, false
+	}
+	return o, true
+}
+
+// serveFile serves the opened regular file o: from the small-file cache when o's fstat
+// shows the very file that was cached, else from o itself (sendfile for large ones).
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, o *opened) {
+	if cached := s.files.get(o.rel, o.info); cached != nil {
 		cached.serve(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", contentType(fsPath))
-	http.ServeContent(w, r, info.Name(), info.ModTime(), f)
+	if cached := s.files.put(o.rel, o.f, o.info); cached != nil {
+		cached.serve(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", contentType(o.rel))
+	http.ServeContent(w, r, o.info.Name(), o.info.ModTime(), o.f)
 }
 
 // contentType guesses by extension like Python's guess_type: unknown is octet-stream, never
@@ -164,10 +107,12 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
-func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, fsPath, clean string, id uint64) {
-	entries, err := os.ReadDir(fsPath)
+// listDirectory lists the opened directory o. Entries are read from o itself; their details
+// are stat'ed beneath the root, so an entry whose symlink leaves the root is left out.
+func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, o *opened, clean string, id uint64) {
+	entries, err := o.f.ReadDir(-1)
 	if err != nil {
-		s.logger.Warn("list directory failed", "req_id", id, "path", fsPath, "error", err)
+		s.logger.Warn("list directory failed", "req_id", id, "path", o.rel, "error", err)
 		writeError(w, http.StatusNotFound, "No permission to list directory")
 		return
 	}
@@ -186,19 +131,26 @@ func (s *Server) listDirectory(w http.ResponseWriter, r *http.Request, fsPath, c
 	}
 	for _, e := range entries {
 		display, link := e.Name(), url.PathEscape(e.Name())
-		info, infoErr := e.Info()
+		// Never DirEntry.Info: it stats by the full name, which a rename can lead outside.
+		child := path.Join(o.rel, e.Name())
+		var info fs.FileInfo
+		var infoErr error
 		switch {
-		case e.IsDir():
-			display += "/"
-			link += "/"
-		case e.Type()&os.ModeSymlink != 0:
+		case e.Type()&fs.ModeSymlink != 0:
+			// What a link leads to is what a reader wants to know about; a link that leaves
+			// the root (or leads nowhere) is not shown at all.
+			if info, infoErr = s.docs.stat(child); infoErr != nil {
+				continue
+			}
 			display += "@"
-			// What a link leads to is what a reader wants to know about.
-			if st, err := os.Stat(filepath.Join(fsPath, e.Name())); err == nil {
-				info, infoErr = st, nil
-				if st.IsDir() {
-					link += "/"
-				}
+			if info.IsDir() {
+				link += "/"
+			}
+		default:
+			info, infoErr = s.docs.dir.Lstat(child)
+			if e.IsDir() {
+				display += "/"
+				link += "/"
 			}
 		}
 		meta := ""

@@ -254,7 +254,6 @@ func parseArgs(args []string) (*options, error) {
 
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
-	keepHeapFloor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -278,7 +277,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Output:     stderr,
 		JSONFormat: o.logJSON,
 	})
-	logger.Debug("scheduler", "gomaxprocs", raiseProcsForSpawns(o.execMode))
 	// Libraries that use the standard logger (yaegi reports some compile failures that
 	// way) write through ours, never bare to stderr.
 	log.SetFlags(0)
@@ -344,12 +342,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	front := srv.Front(server.TuneListener(ln), server.FrontConfig{
-		ReadHeaderTimeout: o.limits.readHeaderTimeout,
-		IdleTimeout:       o.limits.keepAlive,
-		MaxHeaderBytes:    o.limits.maxHeaderBytes,
-	})
-	return serve(front, srv, o.grace, o.limits, logger, stdout)
+	return serve(server.TuneListener(ln), srv, o.grace, o.limits, logger, stdout)
 }
 
 // closeExecutor releases what an executor keeps between runs (interpreters, cgroups).

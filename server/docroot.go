@@ -1,0 +1,250 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// docRoot is the document root, opened once. Every request's file-system access goes
+// through it: a name is opened beneath the root with os.Root, which refuses any ".." or
+// symlink that leaves it, also while the tree changes under it; and what is then served,
+// listed, cached or run is the descriptor that open returned, never the name looked up again.
+//
+// Where a file really is (inside a CGI directory or not) is read from that descriptor too
+// (fileLocation), so no second name for a file — a symlink, a case or 8.3 spelling, a hard
+// link — changes what may be done with it.
+type docRoot struct {
+	dir      *os.Root
+	path     string   // absolute path of the root as configured
+	realPath string   // path with symlinks resolved at startup: for absolute symlinks only
+	cgiDirs  []string // cleaned URL paths of the CGI directories
+}
+
+// opened is a file or directory opened beneath the root, with its fstat.
+type opened struct {
+	f    *os.File
+	info fs.FileInfo
+	rel  string // slash-separated path below the root; "." for the root itself
+}
+
+func (o *opened) close() { _ = o.f.Close() }
+
+// maxAliasWalk bounds the entries read below the CGI directories when a static file with
+// more than one hard link is checked for a name inside them; past it, the file is refused.
+const maxAliasWalk = 10000
+
+var (
+	errOutsideRoot  = errors.New("resolves outside the document root")
+	errCGIAlias     = errors.New("another name for a file in a CGI directory")
+	errAliasUnknown = errors.New("too many files in the CGI directories to rule out a hard link")
+)
+
+func openDocRoot(dir string, cgiDirs []string) (*docRoot, error) {
+	realPath, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("document root: %w", err)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("document root: %w", err)
+	}
+	return &docRoot{dir: r, path: dir, realPath: realPath, cgiDirs: cgiDirs}, nil
+}
+
+func (d *docRoot) close() { _ = d.dir.Close() }
+
+// relPath turns a collapsed URL path into the name below the root that os.Root takes.
+func relPath(clean string) string {
+	rel := strings.Trim(clean, "/")
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
+
+// fsPath is the file-system path of rel as the configuration names it: for logs and for the
+// script's environment (SCRIPT_FILENAME), never for opening.
+func (d *docRoot) fsPath(rel string) string {
+	return filepath.Join(d.path, filepath.FromSlash(rel))
+}
+
+// open opens rel beneath the root and fstats what it got. An absolute symlink on the way,
+// which os.Root never follows, is resolved by name and the result opened beneath the root
+// again: that costs the name check a race, but whatever the second open finds is still
+// beneath the root.
+func (d *docRoot) open(rel string) (*opened, error) {
+	f, err := d.dir.Open(rel)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+		if inside, ok := d.resolveByName(rel); ok && inside != rel {
+			f, err = d.dir.Open(inside)
+			rel = inside
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("stat %s: %w", rel, err)
+	}
+	return &opened{f: f, info: info, rel: rel}, nil
+}
+
+// stat is open and close, for walking a CGI path: only the final open is trusted.
+func (d *docRoot) stat(rel string) (fs.FileInfo, error) {
+	info, err := d.dir.Stat(rel)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+		if inside, ok := d.resolveByName(rel); ok && inside != rel {
+			return d.dir.Stat(inside)
+		}
+	}
+	return info, err
+}
+
+// resolveByName resolves every symlink of rel by name and returns the result relative to
+// the root, or false when it lies outside.
+func (d *docRoot) resolveByName(rel string) (string, bool) {
+	real, err := filepath.EvalSymlinks(d.fsPath(rel))
+	if err != nil {
+		return "", false
+	}
+	inside, err := filepath.Rel(d.realPath, real)
+	if err != nil || inside == ".." || strings.HasPrefix(inside, ".."+string(filepath.Separator)) || filepath.IsAbs(inside) {
+		return "", false
+	}
+	return filepath.ToSlash(inside), true
+}
+
+// location returns where o really is, symlinks resolved: from the descriptor where the
+// platform can tell (fileLocation), else from its name.
+func (d *docRoot) location(o *opened) (string, error) {
+	loc, err := fileLocation(o.f)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return filepath.EvalSymlinks(d.fsPath(o.rel))
+	}
+	return loc, err
+}
+
+// cgiDirLocations returns where each CGI directory that exists really is, keyed by its URL
+// path. It is made afresh for every request: a CGI directory can be replaced or moved while
+// the server runs.
+func (d *docRoot) cgiDirLocations() (map[string]string, error) {
+	locs := make(map[string]string, len(d.cgiDirs))
+	for _, dir := range d.cgiDirs {
+		o, err := d.open(relPath(dir))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("open CGI directory %s: %w", dir, err)
+		}
+		loc, err := d.location(o)
+		o.close()
+		if err != nil {
+			return nil, fmt.Errorf("locate CGI directory %s: %w", dir, err)
+		}
+		locs[dir] = loc
+	}
+	return locs, nil
+}
+
+// cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""
+// when none does.
+func (d *docRoot) cgiDirHolding(o *opened) (string, error) {
+	loc, err := d.location(o)
+	if err != nil {
+		return "", fmt.Errorf("locate %s: %w", o.rel, err)
+	}
+	dirs, err := d.cgiDirLocations()
+	if err != nil {
+		return "", err
+	}
+	for url, dirLoc := range dirs {
+		if within(loc, dirLoc) {
+			return url, nil
+		}
+	}
+	return "", nil
+}
+
+// checkServable returns nil when o may be served as content or listed: its real location is
+// in no CGI directory, and (where fstat counts links) no other hard link to it is either.
+func (d *docRoot) checkServable(o *opened) error {
+	dir, err := d.cgiDirHolding(o)
+	if err != nil {
+		return err
+	}
+	if dir != "" {
+		return fmt.Errorf("%w %s", errCGIAlias, dir)
+	}
+	if o.info.Mode().IsRegular() && linkCount(o.info) > 1 {
+		return d.checkHardLinks(o.info)
+	}
+	return nil
+}
+
+// checkHardLinks looks for info's file by identity below every CGI directory, reading them
+// beneath the root and never following a symlink (a link is another name, not the file).
+func (d *docRoot) checkHardLinks(info fs.FileInfo) error {
+	budget := maxAliasWalk
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		dir, err := d.dir.Open(rel)
+		if err != nil {
+			return nil // gone, or not a directory: nothing below it to find
+		}
+		entries, err := dir.ReadDir(-1)
+		_ = dir.Close()
+		if err != nil {
+			return nil
+		}
+		for _, e := range entries {
+			if budget--; budget < 0 {
+				return errAliasUnknown
+			}
+			child := path.Join(rel, e.Name())
+			switch {
+			case e.IsDir():
+				if err := walk(child); err != nil {
+					return err
+				}
+			case e.Type().IsRegular():
+				// Lstat beneath the root: DirEntry.Info would stat by the full name.
+				if st, err := d.dir.Lstat(child); err == nil && os.SameFile(st, info) {
+					return fmt.Errorf("%w: hard link %s", errCGIAlias, child)
+				}
+			}
+		}
+		return nil
+	}
+	for _, dir := range d.cgiDirs {
+		if err := walk(relPath(dir)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// within reports whether the real location loc is dir or lies below it.
+func within(loc, dir string) bool {
+	if len(loc) < len(dir) || !sameName(loc[:len(dir)], dir) {
+		return false
+	}
+	rest := loc[len(dir):]
+	return rest == "" || os.IsPathSeparator(rest[0]) || os.IsPathSeparator(dir[len(dir)-1])
+}
+
+// sameName compares two locations as the platform's usual file systems do: without regard
+// to case on Windows and macOS.
+func sameName(a, b string) bool {
+	if caseInsensitiveNames {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
