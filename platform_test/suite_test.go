@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childVar) != "" {
 		os.Exit(childMain())
 	}
+	if pairs := os.Getenv(flipperVar); pairs != "" {
+		os.Exit(flipperMain(pairs))
+	}
 	if err := os.Setenv(serverSecret, "must-not-leak"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
