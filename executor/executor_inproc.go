@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -546,9 +547,9 @@ func (s *runSlot) overrides() interp.Exports {
 	}
 }
 
-// pool returns the pool for the current version of the script at path, reading and checking
-// its source when it is new or changed.
-func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, error) {
+// pool returns the pool for the current version of the script at path (opened as file, when
+// the caller opened it), reading and checking its source when it is new or changed.
+func (e *inProcessExecutor) pool(path string, file *os.File, info fs.FileInfo) (*scriptPool, error) {
 	var err error
 	if info == nil {
 		if info, err = os.Stat(path); err != nil {
@@ -568,7 +569,7 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 		if racy == nil {
 			return p, nil
 		}
-		if src, err = os.ReadFile(path); err != nil {
+		if src, err = readScript(path, file); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		if bytes.Equal(src, *racy) {
@@ -579,7 +580,7 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 		}
 	}
 	if src == nil {
-		if src, err = os.ReadFile(path); err != nil {
+		if src, err = readScript(path, file); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
@@ -602,13 +603,26 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 	return p, nil
 }
 
+// readScript reads the script's source from file, the script the caller checked, when there
+// is one: never by its name again.
+func readScript(path string, file *os.File) ([]byte, error) {
+	if file == nil {
+		return os.ReadFile(path)
+	}
+	src, err := io.ReadAll(io.NewSectionReader(file, 0, math.MaxInt64))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return src, nil
+}
+
 // Run interprets the script at inv.Path. inv.Args are its os.Args after the path; inv.Dir is
 // not applied, because the working directory belongs to the whole process.
 func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	}
-	p, err := e.pool(inv.Path, inv.Info)
+	p, err := e.pool(inv.Path, inv.File, inv.Info)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}

@@ -75,6 +75,11 @@ func (e *windowsExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	}
+	release, err := holdScript(inv)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+	}
+	defer release() // also released as soon as the process exists, below
 	c, err := e.resolve(inv.Path)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
@@ -112,6 +117,7 @@ func (e *windowsExecutor) Run(ctx context.Context, inv *Invocation) error {
 		},
 	})
 	p.closeChildEnds()
+	release()
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
@@ -216,4 +222,45 @@ func dedupEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// holdScript keeps the script that the caller opened and checked (inv.File) from being
+// renamed, deleted or replaced until release is called: it opens the script's name again
+// without FILE_SHARE_DELETE, and makes sure that name still is that file. Windows runs a
+// script by its name (CreateProcess, and the interpreter after it), so this is how the file
+// that passed the check is the one that starts. Release is safe to call twice.
+func holdScript(inv *Invocation) (release func(), err error) {
+	if inv.File == nil {
+		return func() {}, nil
+	}
+	name, err := windows.UTF16PtrFromString(inv.Path)
+	if err != nil {
+		return nil, fmt.Errorf("hold script: %w", err)
+	}
+	h, err := windows.CreateFile(name, windows.GENERIC_READ, windows.FILE_SHARE_READ, nil,
+		windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hold script: %w", err)
+	}
+	release = func() {
+		if h != windows.InvalidHandle {
+			_ = windows.CloseHandle(h)
+			h = windows.InvalidHandle
+		}
+	}
+	var held, checked windows.ByHandleFileInformation
+	if err := windows.GetFileInformationByHandle(h, &held); err != nil {
+		release()
+		return nil, fmt.Errorf("hold script: %w", err)
+	}
+	if err := windows.GetFileInformationByHandle(windows.Handle(inv.File.Fd()), &checked); err != nil {
+		release()
+		return nil, fmt.Errorf("hold script: %w", err)
+	}
+	if held.VolumeSerialNumber != checked.VolumeSerialNumber || held.FileIndexHigh != checked.FileIndexHigh ||
+		held.FileIndexLow != checked.FileIndexLow {
+		release()
+		return nil, errors.New("hold script: the name now leads to another file than the one checked")
+	}
+	return release, nil
 }
