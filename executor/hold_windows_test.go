@@ -20,7 +20,13 @@ func TestHoldScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checked, err := os.Open(script)
+	// Opened as the server opens it: through os.Root, which lets others rename the file.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = root.Close() }()
+	checked, err := root.Open("x.bat")
 	if err != nil {
 		t.Fatal(err)
 	}
