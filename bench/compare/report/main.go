@@ -503,7 +503,12 @@ func writeTargets(w io.Writer, d *data) {
 		row("(4) 64 MiB full duplex completes", fmt.Sprintf("cgihttpd finished %d/%d rounds (%s MiB/s); %s",
 			c.n, c.n+c.dnf, num(c.med), others), c.dnf == 0, true)
 	}
-	vs("(5) static 4 KiB ≥ 2× Go http.FileServer", cg("static4k", "rps"), d.stat("netcgi", "static4k", "rps"), "http.FileServer", "req/s", 2)
+	vs("(5) static 4 KiB ≥ 1.5× Go http.FileServer", cg("static4k", "rps"), d.stat("netcgi", "static4k", "rps"), "http.FileServer", "req/s", 1.5)
+	if c, l := cg("static4k", "p99_ms"), d.stat("lighttpd", "static4k", "p99_ms"); c.n > 0 && l.n > 0 {
+		p("| (5) static 4 KiB p99 latency, beside lighttpd's | cgihttpd %s ms, lighttpd %s ms | reported |\n", num(c.med), num(l.med))
+	} else {
+		row("(5) static 4 KiB p99 latency, beside lighttpd's", "no figures", false, false)
+	}
 	vs("(5) static 4 KiB ≥ 0.9× a handler writing it from memory", cg("static4k", "rps"), d.stat("plain", "static4k", "rps"), "plain handler", "req/s", 0.9)
 	vsFastest("(6) static 10 MiB ≥ 1.0× the fastest peer (wrk)", "static10m", "mibps", "MiB/s", 1.0, "")
 	vsFastest("(6) static 10 MiB ≥ 1.0× the fastest peer (curl, 1 stream)", "static10m", "curl_mibps", "MiB/s", 1.0, "")
