@@ -123,29 +123,30 @@ func (d *docRoot) resolveByName(rel string) (string, bool) {
 
 // location returns where o really is, symlinks resolved: from the descriptor where the
 // platform can tell (fileLocation), else from its name.
-func (d *docRoot) location(o *opened) (string, error) {
-	loc, err := fileLocation(o.f)
+func (d *docRoot) location(o *opened) (string, error) { return d.locate(o.f, o.rel) }
+
+func (d *docRoot) locate(f *os.File, rel string) (string, error) {
+	loc, err := fileLocation(f)
 	if errors.Is(err, errors.ErrUnsupported) {
-		return filepath.EvalSymlinks(d.fsPath(o.rel))
+		return filepath.EvalSymlinks(d.fsPath(rel))
 	}
 	return loc, err
 }
 
-// cgiDirLocations returns where each CGI directory that exists really is, keyed by its URL
-// path. It is made afresh for every request: a CGI directory can be replaced or moved while
-// the server runs.
+// cgiDirLocations returns where each CGI directory really is, keyed by its URL path. It is
+// made afresh for every request: a CGI directory can be replaced or moved while the server
+// runs. A CGI directory that cannot be opened beneath the root (missing, or a symlink out of
+// it) is left out: no file beneath the root can be reached through it, and no script in it
+// can run.
 func (d *docRoot) cgiDirLocations() (map[string]string, error) {
 	locs := make(map[string]string, len(d.cgiDirs))
 	for _, dir := range d.cgiDirs {
-		o, err := d.open(relPath(dir))
+		f, err := d.dir.Open(relPath(dir))
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return nil, fmt.Errorf("open CGI directory %s: %w", dir, err)
+			continue
 		}
-		loc, err := d.location(o)
-		o.close()
+		loc, err := d.locate(f, relPath(dir))
+		_ = f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("locate CGI directory %s: %w", dir, err)
 		}
