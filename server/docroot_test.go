@@ -159,3 +159,32 @@ func TestListingLeavesOutEscapingSymlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestCGIDirOutsideRoot: a CGI directory that is a symlink out of the root runs nothing and
+// does not stop the rest of the site from being served.
+func TestCGIDirOutsideRoot(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "x.sh"), []byte("SCRIPT-OUT"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "page.txt"), []byte("PAGE"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	symlinkOrSkip(t, outside, filepath.Join(root, "cgi-bin"))
+	exec := &recordingExecutor{}
+	s, err := New(Config{Root: root, Executor: exec, ExecutorMode: "native"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for target, want := range map[string]int{"/page.txt": http.StatusOK, "/cgi-bin/x.sh": http.StatusNotFound} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != want || strings.Contains(rec.Body.String(), "SCRIPT-OUT") {
+			t.Errorf("GET %s: %d %q, want %d", target, rec.Code, rec.Body, want)
+		}
+	}
+	if len(exec.runs) != 0 {
+		t.Errorf("ran %q", exec.runs)
+	}
+}
