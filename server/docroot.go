@@ -20,6 +20,7 @@ import (
 // link — changes what may be done with it.
 type docRoot struct {
 	dir      *os.Root
+	fast     beneath  // the same root for openat2 on Linux: fewer system calls than dir
 	path     string   // absolute path of the root as configured
 	realPath string   // path with symlinks resolved at startup: for absolute symlinks only
 	cgiDirs  []string // cleaned URL paths of the CGI directories
@@ -53,10 +54,22 @@ func openDocRoot(dir string, cgiDirs []string) (*docRoot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("document root: %w", err)
 	}
-	return &docRoot{dir: r, path: dir, realPath: realPath, cgiDirs: cgiDirs}, nil
+	return &docRoot{dir: r, fast: newBeneath(dir), path: dir, realPath: realPath, cgiDirs: cgiDirs}, nil
 }
 
-func (d *docRoot) close() { _ = d.dir.Close() }
+func (d *docRoot) close() {
+	d.fast.close()
+	_ = d.dir.Close()
+}
+
+// openFile opens rel beneath the root: through openat2 where it can, else os.Root.
+func (d *docRoot) openFile(rel string) (*os.File, error) {
+	f, err := d.fast.open(rel, d.fsPath(rel))
+	if errors.Is(err, errors.ErrUnsupported) {
+		return d.dir.Open(rel)
+	}
+	return f, err
+}
 
 // relPath turns a collapsed URL path into the name below the root that os.Root takes.
 func relPath(clean string) string {
@@ -78,10 +91,10 @@ func (d *docRoot) fsPath(rel string) string {
 // again: that costs the name check a race, but whatever the second open finds is still
 // beneath the root.
 func (d *docRoot) open(rel string) (*opened, error) {
-	f, err := d.dir.Open(rel)
+	f, err := d.openFile(rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
 		if inside, ok := d.resolveByName(rel); ok && inside != rel {
-			f, err = d.dir.Open(inside)
+			f, err = d.openFile(inside)
 			rel = inside
 		}
 	}
@@ -141,18 +154,34 @@ func (d *docRoot) locate(f *os.File, rel string) (string, error) {
 func (d *docRoot) cgiDirLocations() (map[string]string, error) {
 	locs := make(map[string]string, len(d.cgiDirs))
 	for _, dir := range d.cgiDirs {
-		f, err := d.dir.Open(relPath(dir))
-		if err != nil {
-			continue
-		}
-		loc, err := d.locate(f, relPath(dir))
-		_ = f.Close()
+		loc, ok, err := d.cgiDirLocation(relPath(dir))
 		if err != nil {
 			return nil, fmt.Errorf("locate CGI directory %s: %w", dir, err)
 		}
-		locs[dir] = loc
+		if ok {
+			locs[dir] = loc
+		}
 	}
 	return locs, nil
+}
+
+// cgiDirLocation returns where the CGI directory rel really is; ok is false when it cannot be
+// opened beneath the root.
+func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
+	loc, opened, err := d.fast.locate(rel)
+	if !errors.Is(err, errors.ErrUnsupported) {
+		if !opened {
+			return "", false, nil
+		}
+		return loc, err == nil, err
+	}
+	f, err := d.dir.Open(rel)
+	if err != nil {
+		return "", false, nil
+	}
+	defer func() { _ = f.Close() }()
+	loc, err = d.locate(f, rel)
+	return loc, err == nil, err
 }
 
 // cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""

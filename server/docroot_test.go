@@ -79,12 +79,22 @@ func TestAliases(t *testing.T) {
 			}
 		}
 	}
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("openat2=%v", fast), func(t *testing.T) { testAliases(t, root, hardLinks, fast) })
+	}
+}
+
+func testAliases(t *testing.T, root string, hardLinks, fast bool) {
 	exec := &recordingExecutor{}
 	s, err := New(Config{Root: root, Executor: exec, ExecutorMode: "native"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	if !fast {
+		s.docs.fast.close()
+		s.docs.fast = noBeneath
+	}
 	get := func(target string) (int, string) {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://x"+target, nil))
