@@ -40,7 +40,6 @@ func (o *opened) close() { _ = o.f.Close() }
 const maxAliasWalk = 10000
 
 var (
-	errOutsideRoot  = errors.New("resolves outside the document root")
 	errCGIAlias     = errors.New("another name for a file in a CGI directory")
 	errAliasUnknown = errors.New("too many files in the CGI directories to rule out a hard link")
 )
