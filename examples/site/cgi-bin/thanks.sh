@@ -6,7 +6,7 @@
 if [ -r ../lib/cgi.sh ]; then
 	. ../lib/cgi.sh
 else	# fallback in case the working directory is not the script's own
-	. "${0%/*}/../lib/cgi.sh"
+	. "${SCRIPT_FILENAME%/*}/../lib/cgi.sh"
 fi
 
 name=$(printf '%s' "${QUERY_STRING-}" | tr '\000\r\n' '&&&' | cgi_param name html)

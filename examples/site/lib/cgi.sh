@@ -9,7 +9,7 @@
 #     . ../lib/cgi.sh
 #
 # That works from both cgi-bin/ and htbin/ because they are siblings of lib/.
-# (The scripts fall back to "${0%/*}/../lib/cgi.sh" if the working directory
+# (The scripts fall back to "${SCRIPT_FILENAME%/*}/../lib/cgi.sh" if the working directory
 # is not their own.)
 # (Being a plain static file, it can also be read at /lib/cgi.sh.)
 #
