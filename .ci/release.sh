@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release archives as a snapshot with GoReleaser (.goreleaser.yaml) into dist/, then
 # checks them: the six archives and checksums.txt exist, the checksums verify, every archive
-# holds the binary and README.md, and this machine's binary, taken out of its archive, prints the
+# holds the binary, README.md and LICENSE, and this machine's binary, taken out of its archive, prints the
 # snapshot version and the commit with --version. Publishes nothing.
 #
 # GoReleaser is run as `go run github.com/goreleaser/goreleaser/v2@VERSION`: pinned, fetched
@@ -61,7 +61,7 @@ for os in linux darwin windows; do
     else
       list=$(tar -tzf "dist/$archive")
     fi
-    for want in "$exe" README.md; do
+    for want in "$exe" README.md LICENSE; do
       grep -qx "$want" <<<"$list" || fail "$archive does not hold $want (it holds: ${list//$'\n'/ })"
     done
     archives+=("$archive")

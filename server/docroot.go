@@ -53,6 +53,16 @@ func openDocRoot(dir string, cgiDirs []string) (*docRoot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("document root: %w", err)
 	}
+	// Every request asks where its file really is: fail now, not on every request, where that
+	// cannot be told (Linux without /proc mounted).
+	if f, err := r.Open("."); err == nil {
+		_, lerr := fileLocation(f)
+		_ = f.Close()
+		if lerr != nil && !errors.Is(lerr, errors.ErrUnsupported) {
+			_ = r.Close()
+			return nil, fmt.Errorf("document root: cannot tell where files really are (is /proc mounted?): %w", lerr)
+		}
+	}
 	return &docRoot{dir: r, fast: newBeneath(dir), path: dir, realPath: realPath, cgiDirs: cgiDirs}, nil
 }
 
