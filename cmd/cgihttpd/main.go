@@ -254,6 +254,11 @@ func parseArgs(args []string) (*options, error) {
 
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
+	// Before anything else opens a descriptor: what we were started with stays ours.
+	if err := markInheritedCloexec(); err != nil {
+		_, _ = fmt.Fprintf(os.Stderr, "cgihttpd: inherited descriptors: %v\n", err)
+		os.Exit(1)
+	}
 	keepHeapFloor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
