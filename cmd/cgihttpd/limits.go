@@ -67,13 +67,30 @@ func (l *limitOptions) prefixes() []netip.Prefix {
 	return out
 }
 
+// statusTimeouts bound what a client of the status listener may hold: the time to send its
+// headers, to send the whole request (it has no body), and to keep an idle connection.
+type statusTimeouts struct {
+	header, read, idle time.Duration
+}
+
+// statusTimeouts are the main listener's --read-header-timeout and --keepalive-timeout: the
+// status listener answers small GETs, so a request never needs longer than its headers.
+func (l *limitOptions) statusTimeouts() statusTimeouts {
+	return statusTimeouts{header: l.readHeaderTimeout, read: l.readHeaderTimeout, idle: l.keepAlive}
+}
+
 // serveStatus serves /healthz with the server's counters on its own listener, away from the
 // document root's URL space. stop closes it.
-func serveStatus(addr string, srv *server.Server, logger hclog.Logger) (stop func(), err error) {
+func serveStatus(addr string, srv *server.Server, tm statusTimeouts, logger hclog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	return startStatus(ln, srv, tm, logger), nil
+}
+
+// startStatus serves the status listener on ln until stop is called.
+func startStatus(ln net.Listener, srv *server.Server, tm statusTimeouts, logger hclog.Logger) (stop func()) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -82,8 +99,18 @@ func serveStatus(addr string, srv *server.Server, logger hclog.Logger) (stop fun
 			server.Stats
 		}{"ok", srv.Stats()})
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: tm.header,
+		ReadTimeout:       tm.read,
+		WriteTimeout:      tm.read,
+		IdleTimeout:       tm.idle,
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          logger.Named("status").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("status listener stopped", "error", err)
 		}
@@ -92,6 +119,9 @@ func serveStatus(addr string, srv *server.Server, logger hclog.Logger) (stop fun
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = hs.Shutdown(ctx)
-	}, nil
+		if err := hs.Shutdown(ctx); err != nil {
+			_ = hs.Close()
+		}
+		<-served
+	}
 }

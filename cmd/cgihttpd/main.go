@@ -341,7 +341,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.limits.statusAddr != "" {
-		stop, err := serveStatus(o.limits.statusAddr, srv, logger)
+		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {
 			_ = ln.Close()
 			_, _ = fmt.Fprintf(stderr, "cgihttpd: status listener: %v\n", err)
