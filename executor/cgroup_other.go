@@ -13,7 +13,7 @@ type cgroups struct{}
 
 type cgroupRun struct{}
 
-func newCgroups(uint64, hclog.Logger) *cgroups { return nil }
+func newCgroups(Limits, hclog.Logger) *cgroups { return nil }
 
 func (*cgroups) start(int) *cgroupRun         { return nil }
 func (*cgroupRun) shimProcs() string          { return "-" }
@@ -21,4 +21,5 @@ func (*cgroups) needsShim() bool              { return false }
 func (*cgroupRun) apply(*syscall.SysProcAttr) {}
 func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }
+func (*cgroups) pidsLimited() bool            { return false }
 func (*cgroups) close()                       {}

@@ -112,6 +112,10 @@ type Limits struct {
 	// MemoryBytes is enforced through a cgroup v2 memory.max where the memory controller can
 	// be used (Linux, root); elsewhere NewNative warns and runs scripts without it.
 	MemoryBytes uint64
+	// PIDs bounds the processes and threads of one run at once, through the pids.max of its
+	// cgroup (v2, or v1 on hybrid hosts), so that a fork bomb stops there and not at the
+	// deadline (Linux, root); 0 means no bound. Unlike Processes, it counts this run only.
+	PIDs uint64
 }
 
 // shimArg is argv[1] of this binary re-run as the limit shim.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -38,7 +39,7 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 		return nil, err
 	}
 	e := &unixExecutor{cfg: cfg, interps: interps, logger: logger}
-	e.groups = newCgroups(cfg.Limits.MemoryBytes, logger)
+	e.groups = newCgroups(cfg.Limits, logger)
 	if cfg.Limits.needsShim() || e.groups.needsShim() {
 		shim, err := resolveShim(cfg.ShimPath)
 		if err != nil {
@@ -51,6 +52,9 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	}
 	if cfg.Limits.MemoryBytes > 0 && !e.groups.memoryLimited() {
 		logger.Warn("cannot limit script memory here: that needs cgroup v2 with the memory controller, as root; scripts run without a memory limit")
+	}
+	if cfg.Limits.PIDs > 0 && !e.groups.pidsLimited() && os.Geteuid() == 0 && runtime.GOOS == "linux" {
+		logger.Warn("cannot limit script processes here: that needs a cgroup pids controller; a fork bomb runs until the deadline unless --limit-nproc is set")
 	}
 	if os.Geteuid() != 0 {
 		logger.Debug("not root: scripts run as the server's own user", "uid", os.Geteuid())

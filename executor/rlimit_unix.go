@@ -12,7 +12,7 @@ import (
 )
 
 // shimArgs is the command line that runs path under limits through the shim.
-// procs is a cgroup.procs file the shim joins first, or "-".
+// procs lists cgroup.procs files the shim joins first (filepath.ListSeparator between), or "-".
 func shimArgs(shim string, l Limits, procs, path string, args []string) []string {
 	argv := []string{shim, shimArg,
 		strconv.FormatUint(l.CPUSeconds, 10), strconv.FormatUint(l.OpenFiles, 10),
@@ -26,11 +26,13 @@ func runShim(args []string) int {
 		fmt.Fprintln(os.Stderr, "cgihttpd limit shim: want CPU NOFILE NPROC FSIZE PROCS PATH [ARGS...]")
 		return 127
 	}
-	if procs := args[4]; procs != "-" {
-		// Join the memory group before the script exists, so nothing it starts escapes it.
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
-			fmt.Fprintf(os.Stderr, "cgihttpd limit shim: join %s: %v\n", procs, err)
-			return 127
+	if args[4] != "-" {
+		// Join the v1 groups before the script exists, so nothing it starts escapes them.
+		for _, procs := range filepath.SplitList(args[4]) {
+			if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+				fmt.Fprintf(os.Stderr, "cgihttpd limit shim: join %s: %v\n", procs, err)
+				return 127
+			}
 		}
 	}
 	resources := []int{unix.RLIMIT_CPU, unix.RLIMIT_NOFILE, unix.RLIMIT_NPROC, unix.RLIMIT_FSIZE}

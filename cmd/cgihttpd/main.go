@@ -116,6 +116,8 @@ Flags:
                           Unix resource limits for every script (default none)
       --limit-memory BYTES
                           memory limit for every script, through a cgroup (Linux, root; default none)
+      --limit-pids N      processes and threads of one script run at once, through a cgroup
+                          (Linux, root; 0 for none; default 256)
       --read-header-timeout DURATION
                           time a client has to send its request headers (default 10s)
       --keepalive-timeout DURATION
@@ -183,6 +185,7 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.Uint64Var(&o.limits.rlimits.Processes, "limit-nproc", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.FileSize, "limit-fsize", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.MemoryBytes, "limit-memory", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.PIDs, "limit-pids", 256, "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
