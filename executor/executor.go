@@ -43,6 +43,8 @@ type Executor interface {
 	// started are gone. It returns nil for a zero exit status, an *ExitError for any other
 	// ending of a started script, and an error wrapping ErrStart when the script never ran.
 	// When ctx ends first the script's tree is terminated and the error wraps context.Cause.
+	// A script that closes its stdout and keeps running may make Run return early with an
+	// error wrapping ErrOutputClosed; it is stopped after OutputGrace.
 	Run(ctx context.Context, inv *Invocation) error
 	// Name identifies the executor in logs and tests ("unix", "windows", "inproc").
 	Name() string
@@ -86,7 +88,8 @@ type Config struct {
 	// KillGrace is how long a script has between SIGTERM and SIGKILL; 0 means 2s.
 	KillGrace time.Duration
 	// OutputGrace is how long output may still arrive after the script exited (from children
-	// that inherited its stdout) before they are killed; 0 means 500ms.
+	// that inherited its stdout) before they are killed, and how long a script that closed
+	// its stdout may keep running before it is stopped; 0 means 500ms.
 	OutputGrace time.Duration
 	// Limits are resource limits for every script; the zero value sets none.
 	Limits Limits
@@ -156,6 +159,9 @@ var (
 	// ErrRejected reports a script that breaks a rule of its executor (an in-process script
 	// that imports os/exec, say, or does not compile).
 	ErrRejected = errors.New("script rejected")
+	// ErrOutputClosed reports a script that closed its standard output and kept running: Run
+	// returns at once (its output is complete) and the script is stopped after OutputGrace.
+	ErrOutputClosed = errors.New("script closed its output and kept running")
 	// ErrNotRunnable reports a file that this executor cannot run.
 	ErrNotRunnable = errors.New("not runnable")
 )

@@ -138,7 +138,12 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		uid = int(e.cred.Uid)
 	}
 	group := e.groups.start(uid)
-	defer group.end() // after the group kill below: it also reaches setsid escapees
+	supervised := false
+	defer func() {
+		if !supervised {
+			group.end()
+		}
+	}()
 	if e.shim != "" {
 		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, group.shimProcs(), program, argv[1:])
 	}
@@ -159,6 +164,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		inv.Started(pid)
 	}
 
+	supervised = true // supervise ends the group, after the group kill: that reaches setsid escapees
 	state, err := supervise(ctx, runCtx, stop, inv, p, proc, processTree{
 		pid:       pid,
 		awaitExit: func() { awaitExit(pid) },
@@ -166,6 +172,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		// The group may still hold the leader's pid as its id even after the leader is
 		// reaped, and Linux does not reuse a pid that is still in use as a group id.
 		killRest: func() { _ = unix.Kill(-pid, unix.SIGKILL) },
+		release:  group.end,
 	}, e.cfg.OutputGrace, e.logger)
 	if err != nil {
 		return err

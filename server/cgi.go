@@ -132,6 +132,8 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	switch {
 	case cw.redirect != "":
 		s.followLocalRedirect(w, r, cw.redirect, id, hops, log)
+	case cw.headerSent && errors.Is(runErr, executor.ErrOutputClosed):
+		log.Info("script closed its output and kept running; response complete, script being stopped")
 	case cw.headerSent:
 		if runErr != nil && !isExit(runErr) {
 			// The status line is gone: all that is left is to cut the response short.
