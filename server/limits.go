@@ -34,6 +34,7 @@ type Stats struct {
 	Queued         int64 `json:"queued"`
 	Timeouts       int64 `json:"timeouts"`
 	Overloaded     int64 `json:"overloaded_503"`
+	SpooledBytes   int64 `json:"spooled_bytes"` // request bodies held in memory and temp files now
 }
 
 // counters are the live values behind Stats.
@@ -49,6 +50,7 @@ func (s *Server) Stats() Stats {
 		Queued:         s.count.queued.Load(),
 		Timeouts:       s.count.timeouts.Load(),
 		Overloaded:     s.count.overloaded.Load(),
+		SpooledBytes:   s.spool.used.Load(),
 	}
 }
 

@@ -24,6 +24,12 @@ func (l *limitOptions) check() error {
 		return fmt.Errorf("invalid --queue-timeout %s: must be positive", l.queueTimeout)
 	case l.maxBody <= 0:
 		return fmt.Errorf("invalid --max-body %d: must be positive", l.maxBody)
+	case l.bodyTimeout <= 0:
+		return fmt.Errorf("invalid --body-timeout %s: must be positive", l.bodyTimeout)
+	case l.bodyMinRate < 0:
+		return fmt.Errorf("invalid --body-min-rate %d: must not be negative", l.bodyMinRate)
+	case l.spoolBudget < 0 || l.spoolBudget > 0 && l.spoolBudget < l.maxBody:
+		return fmt.Errorf("invalid --spool-budget %d: at least --max-body (%d), or 0 for the default", l.spoolBudget, l.maxBody)
 	case l.headerTimeout <= 0:
 		return fmt.Errorf("invalid --header-timeout %s: must be positive", l.headerTimeout)
 	case l.idleTimeout < 0:
@@ -55,6 +61,14 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("parse %q: %w", s, err)
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// bodyMinRateConfig is --body-min-rate as server.Config takes it: there 0 means the default.
+func (l *limitOptions) bodyMinRateConfig() int64 {
+	if l.bodyMinRate == 0 {
+		return -1
+	}
+	return l.bodyMinRate
 }
 
 func (l *limitOptions) prefixes() []netip.Prefix {

@@ -35,6 +35,9 @@ type limitOptions struct {
 	maxScripts     int
 	queueTimeout   time.Duration
 	maxBody        int64
+	bodyTimeout    time.Duration
+	bodyMinRate    int64
+	spoolBudget    int64
 	headerTimeout  time.Duration
 	idleTimeout    time.Duration
 	killGrace      time.Duration
@@ -99,6 +102,12 @@ Flags:
       --queue-timeout DURATION
                           how long a request waits for a free script slot (default 5s)
       --max-body BYTES    largest request body sent to a script; larger gets 413 (default 67108864)
+      --body-timeout DURATION
+                          time a request body may go without sending, and its start allowance (default 1m0s)
+      --body-min-rate BYTES
+                          bytes a second a request body must keep up past --body-timeout; 0 for none (default 500)
+      --spool-budget BYTES
+                          request body bytes spooled at once, server-wide; more get 503 (default 4 × --max-body)
       --header-timeout DURATION
                           time for a script to send its header block; then 504 (default 30s)
       --idle-timeout DURATION
@@ -170,6 +179,9 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.IntVar(&o.limits.maxScripts, "max-scripts", 0, "")
 	fs.DurationVar(&o.limits.queueTimeout, "queue-timeout", 5*time.Second, "")
 	fs.Int64Var(&o.limits.maxBody, "max-body", 64<<20, "")
+	fs.DurationVar(&o.limits.bodyTimeout, "body-timeout", 60*time.Second, "")
+	fs.Int64Var(&o.limits.bodyMinRate, "body-min-rate", 500, "")
+	fs.Int64Var(&o.limits.spoolBudget, "spool-budget", 0, "")
 	fs.DurationVar(&o.limits.headerTimeout, "header-timeout", 30*time.Second, "")
 	fs.DurationVar(&o.limits.idleTimeout, "idle-timeout", 0, "")
 	fs.DurationVar(&o.limits.killGrace, "kill-grace", 2*time.Second, "")
@@ -327,6 +339,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MaxScripts:        o.limits.maxScripts,
 		QueueTimeout:      o.limits.queueTimeout,
 		MaxBodyBytes:      o.limits.maxBody,
+		BodyTimeout:       o.limits.bodyTimeout,
+		BodyMinRate:       o.limits.bodyMinRateConfig(),
+		SpoolBudget:       o.limits.spoolBudget,
 		HeaderTimeout:     o.limits.headerTimeout,
 		IdleTimeout:       o.limits.idleTimeout,
 		MaxStderrBytes:    o.limits.maxStderr,
