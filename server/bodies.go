@@ -18,6 +18,12 @@ import (
 const spoolMemory = 1 << 20
 
 const (
+	// lingerBytes and lingerTime bound how much of a refused body is read and dropped so
+	// that the refusal reaches the client: Go's server resets a connection that still has
+	// more than 256 KiB unread, and the client may then never see the response.
+	lingerBytes = 8 << 20
+	lingerTime  = 5 * time.Second
+
 	defaultBodyTimeout = 60 * time.Second
 	defaultBodyMinRate = 500
 	// defaultSpoolBodies is the spool budget's default, in bodies of MaxBodyBytes.
@@ -207,4 +213,18 @@ func (s *Server) writeSpoolFull(w http.ResponseWriter, r *http.Request) {
 func writeBodyTimeout(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 	writeError(w, http.StatusRequestTimeout, "The request body did not arrive in time")
+}
+
+// refuseBody answers a request whose body will not be read, then reads and drops some of the
+// body (bounded in bytes and time) so that the answer reaches the client, and closes.
+func refuseBody(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	w.Header().Set("Connection", "close")
+	writeError(w, code, msg)
+	if r.Header.Get("Expect") != "" {
+		return // the client waits for 100 Continue, which reading would send: nothing to drain
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
 }
