@@ -396,5 +396,19 @@ func (c *cgroups) v1Has(file string) bool {
 	return false
 }
 
+// dropV1PIDs stops using the v1 pids hierarchy (where the shim, which joins it, cannot run).
+func (c *cgroups) dropV1PIDs() {
+	if c == nil {
+		return
+	}
+	v1 := c.v1[:0]
+	for _, g := range c.v1 {
+		if g.limits[0][0] != "pids.max" {
+			v1 = append(v1, g)
+		}
+	}
+	c.v1 = v1
+}
+
 // needsShim reports whether runs need the shim to join their v1 groups.
 func (c *cgroups) needsShim() bool { return c != nil && len(c.v1) > 0 }

@@ -23,3 +23,4 @@ func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }
 func (*cgroups) pidsLimited() bool            { return false }
 func (*cgroups) close()                       {}
+func (*cgroups) dropV1PIDs()                  {}

@@ -102,7 +102,20 @@ type Config struct {
 	// is looked up on the server's PATH. On Windows it comes before the "#!" line and the
 	// built-in interpreters; .exe, .com, .bat and .cmd files cannot be mapped there.
 	Interpreters map[string]string
+	// UIDRange, when set, runs each concurrent script as a uid of its own from the range,
+	// with User's primary group and no others, so that scripts cannot read each other's
+	// /proc/PID/environ, signal or ptrace each other. No account may own an id of the range
+	// (NewNative checks the password database), and an id goes to a new run only once every
+	// process of its last run is gone; a run that finds none free fails with ErrStart.
+	// Linux, as root.
+	UIDRange UIDRange
 }
+
+// UIDRange is an inclusive range of user ids; the zero value is none.
+type UIDRange struct{ First, Last uint32 }
+
+// IsSet reports whether r names a range.
+func (r UIDRange) IsSet() bool { return r != UIDRange{} }
 
 // Limits are per-script resource limits (Unix rlimits); a zero field sets no limit. On Windows
 // CPUSeconds, Processes and MemoryBytes limit the script's job as a whole, and the others are

@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cgihttpd/cgihttpd/executor"
 	"github.com/cgihttpd/cgihttpd/server"
 )
 
@@ -43,12 +46,35 @@ func (l *limitOptions) check() error {
 	case l.maxStderr <= 0:
 		return fmt.Errorf("invalid --max-stderr %d: must be positive", l.maxStderr)
 	}
+	if _, err := parseUIDRange(l.uidRange); err != nil {
+		return fmt.Errorf("invalid --uid-range %q: %w", l.uidRange, err)
+	}
 	for _, p := range l.trustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			return fmt.Errorf("invalid --trusted-proxy %q: want an address or CIDR", p)
 		}
 	}
 	return nil
+}
+
+// parseUIDRange reads FIRST-LAST; "" is no range.
+func parseUIDRange(s string) (executor.UIDRange, error) {
+	if s == "" {
+		return executor.UIDRange{}, nil
+	}
+	first, last, ok := strings.Cut(s, "-")
+	f, err1 := strconv.ParseUint(first, 10, 32)
+	l, err2 := strconv.ParseUint(last, 10, 32)
+	if !ok || err1 != nil || err2 != nil || f == 0 || l < f {
+		return executor.UIDRange{}, errors.New("want FIRST-LAST, two user ids with 0 < FIRST <= LAST")
+	}
+	return executor.UIDRange{First: uint32(f), Last: uint32(l)}, nil
+}
+
+// uids is --uid-range, checked by check.
+func (l *limitOptions) uids() executor.UIDRange {
+	r, _ := parseUIDRange(l.uidRange)
+	return r
 }
 
 // parsePrefix accepts "10.0.0.0/8" or a single address.

@@ -46,6 +46,7 @@ type limitOptions struct {
 	trustedProxies []string
 	statusAddr     string
 	rlimits        executor.Limits
+	uidRange       string // --uid-range as given; see uids
 	// The HTTP server's own bounds on clients.
 	readHeaderTimeout time.Duration
 	keepAlive         time.Duration
@@ -87,6 +88,9 @@ Flags:
       --cgi-dir PATH      URL path whose files are CGI scripts; repeatable (default /cgi-bin and /htbin)
       --user NAME         account scripts run as when started as root (default nobody; not on Windows)
       --allow-root        allow --user to name a root account (dangerous)
+      --uid-range FIRST-LAST
+                          run each concurrent script as a uid of its own from this range, which no
+                          account may own, with --user's group (Linux, root; default off)
       --timeout DURATION  deadline for each script, e.g. 30s (default 60s)
       --shutdown-grace DURATION
                           on SIGINT/SIGTERM, how long running scripts may finish (default 10s)
@@ -169,6 +173,7 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.StringVar(&o.user, "user", "nobody", "")
 	fs.Var(listFlag{interps}, "interpreter", "")
 	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
+	fs.StringVar(&o.limits.uidRange, "uid-range", "", "")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
 	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "")
 	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
@@ -310,7 +315,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters}, logger)
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters, UIDRange: o.limits.uids()}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
 	}
@@ -353,6 +358,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = srv.Close() }() // before the executors it was given
+	if pl, ok := exec.(interface{ ProcessesLimited() bool }); ok && o.limits.rlimits.PIDs > 0 && !pl.ProcessesLimited() && os.Geteuid() == 0 {
+		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller (on cgroup v1, a cgihttpd binary the script user can run); a fork bomb runs until --timeout unless --limit-nproc is set")
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
