@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +28,9 @@ import (
 // set there when those controllers can be delegated to the group.
 //
 // Hybrid hosts keep memory and pids in cgroup v1 hierarchies, which cannot be entered at
-// clone time: there each run also gets a v1 group per such controller, which the limit shim
-// joins before it execs the script, so nothing the script starts is outside.
+// clone time: there each run also gets a v1 group per such controller, and the thread that
+// starts the script joins them first (v1 groups hold threads, and a child is born in its
+// parent thread's groups), so nothing the script starts is ever outside.
 //
 // Making and removing a group costs more server CPU than anything else in a short run, so a
 // group that its run left empty is kept for a later run instead; one that needed killing is
@@ -53,13 +56,15 @@ const maxIdleGroups = 64
 // here, and the files set in each run group made below it.
 type cgroupV1 struct {
 	parent string
+	origin string      // the group of ours that a thread which started a run goes back to
 	limits [][2]string // file name, value
 }
 
 // cgroupRun is one script run's groups.
 type cgroupRun struct {
 	v2     *cgroupV2Run // nil when there is no v2 group
-	v1Dirs []string     // the run's v1 groups, which the shim joins before exec
+	v1Dirs []string     // the run's v1 groups, which enter joins
+	origin []string     // for each of v1Dirs, the group the starting thread goes back to
 }
 
 // cgroupV2Run is a run group in the v2 hierarchy, with the descriptors a run needs: the
@@ -84,12 +89,12 @@ func newCgroups(limits Limits, logger hclog.Logger) *cgroups {
 	c := newCgroupsV2(limits, logger)
 	if limits.MemoryBytes > 0 && !c.memoryLimited() {
 		mem := strconv.FormatUint(limits.MemoryBytes, 10)
-		c = c.addV1(cgroupV1Memory, "memory.limit_in_bytes", limits, logger,
+		c = c.addV1(cgroupV1Memory, "memory", "memory.limit_in_bytes", limits, logger,
 			[2]string{"memory.limit_in_bytes", mem},
 			[2]string{"memory.memsw.limit_in_bytes", mem}) // no swap either, where accounted
 	}
 	if limits.PIDs > 0 && !c.pidsLimited() {
-		c = c.addV1(cgroupV1PIDs, "pids.max", limits, logger,
+		c = c.addV1(cgroupV1PIDs, "pids", "pids.max", limits, logger,
 			[2]string{"pids.max", strconv.FormatUint(limits.PIDs, 10)})
 	}
 	return c
@@ -104,8 +109,12 @@ const (
 // addV1 adds our directory in the v1 hierarchy at root when a group there has the file probe
 // (a root group may lack it), making c if it is nil. The first of settings must be settable
 // in each run group; the others are tried.
-func (c *cgroups) addV1(root, probe string, limits Limits, logger hclog.Logger, settings ...[2]string) *cgroups {
+func (c *cgroups) addV1(root, controller, probe string, limits Limits, logger hclog.Logger, settings ...[2]string) *cgroups {
 	if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+		return c
+	}
+	origin, ok := ownV1Group(controller)
+	if !ok {
 		return c
 	}
 	dir := filepath.Join(root, "cgihttpd")
@@ -120,8 +129,23 @@ func (c *cgroups) addV1(root, probe string, limits Limits, logger hclog.Logger, 
 	if c == nil {
 		c = &cgroups{limits: limits, logger: logger}
 	}
-	c.v1 = append(c.v1, cgroupV1{parent: dir, limits: settings})
+	c.v1 = append(c.v1, cgroupV1{parent: dir, origin: filepath.Join(root, origin), limits: settings})
 	return c
+}
+
+// ownV1Group is our group in the v1 hierarchy of controller, from /proc/self/cgroup.
+func ownV1Group(controller string) (string, bool) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.SplitN(line, ":", 3)
+		if len(fields) == 3 && slices.Contains(strings.Split(fields[1], ","), controller) {
+			return fields[2], true
+		}
+	}
+	return "", false
 }
 
 func newCgroupsV2(limits Limits, logger hclog.Logger) *cgroups {
@@ -152,9 +176,8 @@ func newCgroupsV2(limits Limits, logger hclog.Logger) *cgroups {
 	return nil
 }
 
-// start makes the groups for one run, whose script runs as uid (-1: as we do); nil when it
-// cannot (the run then goes without).
-func (c *cgroups) start(uid int) *cgroupRun {
+// start makes the groups for one run; nil when it cannot (the run then goes without).
+func (c *cgroups) start() *cgroupRun {
 	if c == nil {
 		return nil
 	}
@@ -162,8 +185,9 @@ func (c *cgroups) start(uid int) *cgroupRun {
 	if len(c.v1) > 0 {
 		name := c.runName()
 		for _, v1 := range c.v1 {
-			if dir := v1.start(name, uid, c.logger); dir != "" {
+			if dir := v1.start(name, c.logger); dir != "" {
 				run.v1Dirs = append(run.v1Dirs, dir)
+				run.origin = append(run.origin, v1.origin)
 			}
 		}
 	}
@@ -269,9 +293,8 @@ func (c *cgroups) removeStale() {
 	}
 }
 
-// start makes a run's v1 group, writable for uid so that the shim, running as the script
-// user, can move itself in; "" when it cannot (the run goes without).
-func (v1 cgroupV1) start(name string, uid int, logger hclog.Logger) string {
+// start makes a run's v1 group; "" when it cannot (the run goes without).
+func (v1 cgroupV1) start(name string, logger hclog.Logger) string {
 	dir := filepath.Join(v1.parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		logger.Warn("cannot create a cgroup", "dir", dir, "error", err)
@@ -285,23 +308,40 @@ func (v1 cgroupV1) start(name string, uid int, logger hclog.Logger) string {
 			return ""
 		}
 	}
-	if uid >= 0 {
-		_ = os.Chown(filepath.Join(dir, "cgroup.procs"), uid, -1)
-	}
 	return dir
 }
 
-// shimProcs lists the cgroup.procs files the shim writes its pid to, separated by
-// filepath.ListSeparator, or is "-".
-func (r *cgroupRun) shimProcs() string {
+// enter moves the calling thread into the run's v1 groups, so that the process it starts
+// is born there, and locks the goroutine to it; leave moves it back and unlocks. The Go
+// runtime starts new threads from a template thread while a thread is locked, never from
+// the locked one, so no thread of the server's is born in a run's group. A thread that
+// cannot go back stays locked, and the runtime ends it with its goroutine.
+func (r *cgroupRun) enter(logger hclog.Logger) (leave func()) {
 	if r == nil || len(r.v1Dirs) == 0 {
-		return "-"
+		return func() {}
 	}
-	procs := make([]string, len(r.v1Dirs))
-	for i, d := range r.v1Dirs {
-		procs[i] = filepath.Join(d, "cgroup.procs")
+	runtime.LockOSThread()
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	joined := 0
+	for _, d := range r.v1Dirs {
+		if err := os.WriteFile(filepath.Join(d, "tasks"), tid, 0); err != nil {
+			logger.Warn("cannot join a run cgroup; the script runs outside it", "dir", d, "error", err)
+			break
+		}
+		joined++
 	}
-	return strings.Join(procs, string(filepath.ListSeparator))
+	return func() {
+		back := true
+		for _, o := range r.origin[:joined] {
+			if err := os.WriteFile(filepath.Join(o, "tasks"), tid, 0); err != nil {
+				logger.Error("cannot leave a run cgroup; the thread is retired", "dir", o, "error", err)
+				back = false
+			}
+		}
+		if back {
+			runtime.UnlockOSThread()
+		}
+	}
 }
 
 // apply makes the process start inside the run's group.
@@ -363,7 +403,8 @@ func killAndRemove(dir string) {
 func killMembers(dir string) {
 	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	for _, f := range strings.Fields(string(procs)) {
-		if pid, err := strconv.Atoi(f); err == nil {
+		// Never us: a v1 group lists the process of a thread that is in it.
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
@@ -395,20 +436,3 @@ func (c *cgroups) v1Has(file string) bool {
 	}
 	return false
 }
-
-// dropV1PIDs stops using the v1 pids hierarchy (where the shim, which joins it, cannot run).
-func (c *cgroups) dropV1PIDs() {
-	if c == nil {
-		return
-	}
-	v1 := c.v1[:0]
-	for _, g := range c.v1 {
-		if g.limits[0][0] != "pids.max" {
-			v1 = append(v1, g)
-		}
-	}
-	c.v1 = v1
-}
-
-// needsShim reports whether runs need the shim to join their v1 groups.
-func (c *cgroups) needsShim() bool { return c != nil && len(c.v1) > 0 }

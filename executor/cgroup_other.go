@@ -15,12 +15,10 @@ type cgroupRun struct{}
 
 func newCgroups(Limits, hclog.Logger) *cgroups { return nil }
 
-func (*cgroups) start(int) *cgroupRun         { return nil }
-func (*cgroupRun) shimProcs() string          { return "-" }
-func (*cgroups) needsShim() bool              { return false }
+func (*cgroups) start() *cgroupRun            { return nil }
 func (*cgroupRun) apply(*syscall.SysProcAttr) {}
+func (*cgroupRun) enter(hclog.Logger) func()  { return func() {} }
 func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }
 func (*cgroups) pidsLimited() bool            { return false }
 func (*cgroups) close()                       {}
-func (*cgroups) dropV1PIDs()                  {}

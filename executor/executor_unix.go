@@ -60,20 +60,13 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 		}
 	}
 	e.groups = newCgroups(cfg.Limits, logger)
-	if cfg.Limits.needsShim() || e.groups.needsShim() {
+	if cfg.Limits.needsShim() {
 		shim, err := resolveShim(cfg.ShimPath)
-		switch {
-		case err != nil && !cfg.Limits.needsShim() && !e.groups.memoryLimited():
-			// Only the v1 pids group wanted the shim, for a limit on by default: serve
-			// without it rather than not at all; ProcessesLimited tells the caller.
-			logger.Debug("the script user cannot run the limit shim, so the v1 pids group is not used", "error", err)
-			e.groups.dropV1PIDs()
-		case err != nil:
+		if err != nil {
 			e.groups.close()
 			return nil, err
-		default:
-			e.shim = shim
 		}
+		e.shim = shim
 	}
 	if e.groups == nil {
 		logger.Info("no cgroup v2 here: children of a script that call setsid can outlive it")
@@ -107,7 +100,7 @@ func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) 
 func (e *unixExecutor) Name() string { return "unix" }
 
 // ProcessesLimited reports whether each run's processes are bounded by Limits.PIDs: that
-// needs root, Linux and a cgroup pids controller (v1 also the limit shim).
+// needs root, Linux and a cgroup pids controller.
 func (e *unixExecutor) ProcessesLimited() bool { return e.groups.pidsLimited() }
 
 // Close removes the run cgroups kept for reuse. Runs still going clean up after themselves
@@ -156,11 +149,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
-	uid := -1
-	if cred != nil {
-		uid = int(cred.Uid)
-	}
-	group := e.groups.start(uid)
+	group := e.groups.start()
 	end := func() {
 		group.end()
 		releaseUID() // last: the group's end has killed what the run left
@@ -172,16 +161,18 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		}
 	}()
 	if e.shim != "" {
-		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, group.shimProcs(), program, argv[1:])
+		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, program, argv[1:])
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	group.apply(sys)
+	leave := group.enter(e.logger) // v1 groups: the child is born in them
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
 		Files: []*os.File{p.childStdin, p.childStdout, p.childStderr},
 		Sys:   sys,
 	})
+	leave()
 	p.closeChildEnds()
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)

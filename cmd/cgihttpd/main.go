@@ -359,7 +359,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = srv.Close() }() // before the executors it was given
 	if pl, ok := exec.(interface{ ProcessesLimited() bool }); ok && o.limits.rlimits.PIDs > 0 && !pl.ProcessesLimited() && os.Geteuid() == 0 {
-		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller (on cgroup v1, a cgihttpd binary the script user can run); a fork bomb runs until --timeout unless --limit-nproc is set")
+		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller; a fork bomb runs until --timeout unless --limit-nproc is set")
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
 	if err != nil {
