@@ -177,3 +177,27 @@ func TestSpoolBudget(t *testing.T) {
 	}
 	t.Logf("statuses %v, peak spool %d of %d", statuses, peak, budget)
 }
+
+// TestBodyDeadlineEndsWithTheBody: once the body is in, its deadline no longer applies, so
+// a script that works longer than that after reading it still answers.
+func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
+	testutil.CheckLeaks(t)
+	f := firstFactory()
+	env := startServer(t, f, func(c *server.Config) {
+		c.Timeout = time.Minute
+		c.BodyTimeout = 200 * time.Millisecond
+	})
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader("some body")
+		if chunked {
+			body = io.MultiReader(body)
+		}
+		req, err := http.NewRequest(http.MethodPost, env.url+"/cgi-bin/readsleep"+f.ext, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, got := testutil.Do(t, env.client, req); resp.StatusCode != 200 || !strings.Contains(got, "read=9") {
+			t.Errorf("chunked=%v: %d %q; want 200 with the body read", chunked, resp.StatusCode, got)
+		}
+	}
+}
