@@ -77,6 +77,10 @@ type Invocation struct {
 
 	// Started, if set, is called with the process id as soon as the script runs.
 	Started func(pid int)
+	// Lingering, if set, is called when Run is about to return early with ErrOutputClosed,
+	// with a channel that is closed once the script's processes are gone: what the caller
+	// holds for the run (a script slot) can be held until then.
+	Lingering func(gone <-chan struct{})
 }
 
 // Config configures a native executor. The zero value means the defaults.

@@ -165,7 +165,12 @@ func detach(inv *Invocation, p *pipes, tree processTree, exited, supervised, std
 	p.closeParentOutputs()
 	<-stderrDone
 	p.finishStdin(inv, 0)
+	gone := make(chan struct{})
+	if inv.Lingering != nil {
+		inv.Lingering(gone)
+	}
 	go func() {
+		defer close(gone)
 		if !closedWithin(exited, grace) {
 			logger.Debug("script still running after closing its output; stopping it", "pid", tree.pid)
 			tree.terminate(exited)

@@ -29,6 +29,13 @@ func TestClosedStdoutEndsResponse(t *testing.T) {
 				t.Errorf("the response took %v: it waited for the script, not for its stdout", took)
 			}
 			pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
+			// The script keeps its slot until it is gone.
+			if !waitFor(func() bool { return env.srv.Stats().ScriptsRunning == 0 }) {
+				t.Errorf("the script's slot was not given back")
+			}
+			if pid == 0 || testutil.Alive(pid) {
+				t.Errorf("script %d gave back its slot while still running", pid)
+			}
 			if pid == 0 || !testutil.WaitDead(pid) {
 				t.Errorf("script %d still running after closing its stdout", pid)
 			}

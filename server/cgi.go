@@ -91,17 +91,17 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		s.writeOverloaded(w)
 		return
 	}
-	defer release()
+	slotHeld := true
+	defer func() {
+		if slotHeld {
+			release()
+		}
+	}()
 
 	base, cancelCause := context.WithCancelCause(r.Context())
 	defer cancelCause(nil)
 	ctx, cancel := context.WithTimeout(base, s.cfg.Timeout)
 	defer cancel()
-	if body != nil {
-		// A body that stalls ends the run: the script sees EOF on stdin, and is stopped.
-		stalled := func() { cancelCause(errBodyTimeout) }
-		body.onStall.Store(&stalled)
-	}
 	stderr := &stderrLogger{log: reqLog{base: s.stderrLog, fields: log.fields}, limit: s.cfg.MaxStderrBytes}
 	inv := &executor.Invocation{
 		Path:    t.file,
@@ -111,6 +111,15 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Stdin:   stdin,
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
+		// A script that closed its stdout and is being stopped keeps its slot until it is
+		// gone, so that such scripts cannot pile up beyond MaxScripts.
+		Lingering: func(gone <-chan struct{}) {
+			slotHeld = false
+			go func() {
+				<-gone
+				release()
+			}()
+		},
 	}
 	if !s.stderrLog.IsInfo() {
 		inv.Stderr = nil // nothing at this log level would show it: not even collected
@@ -122,6 +131,15 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 	cw := newCGIResponseWriter(w, r.Method == http.MethodHead, s.cfg.FlushDelay)
 	cw.wd = newWatchdog(cancelCause, min(s.cfg.HeaderTimeout, s.cfg.Timeout), s.cfg.IdleTimeout)
+	if body != nil {
+		// A body that stalls ends the run: its output is refused from then on (it may take
+		// the truncated body for the whole), then the script sees EOF on stdin and is stopped.
+		stalled := func() {
+			cw.refuse(errBodyTimeout)
+			cancelCause(errBodyTimeout)
+		}
+		body.onStall.Store(&stalled)
+	}
 	inv.Stdout = cw
 	runErr := exec.Run(ctx, inv)
 	cw.stopFlushing()
