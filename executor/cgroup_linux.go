@@ -32,9 +32,9 @@ import (
 // starts the script joins them first (v1 groups hold threads, and a child is born in its
 // parent thread's groups), so nothing the script starts is ever outside.
 //
-// Making and removing a group costs more server CPU than anything else in a short run, so a
-// group that its run left empty is kept for a later run instead; one that needed killing is
-// removed, never reused.
+// Making and removing a v2 group costs more server CPU than anything else in a short run, so
+// a v2 group that its run left empty is kept for a later run instead; one that needed killing
+// is removed, never reused. v1 groups are made and removed for each run.
 type cgroups struct {
 	parent string // our directory in the cgroup v2 hierarchy; "" when only v1 groups are used
 	memory bool   // memory.max can be set in run groups
