@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,19 +24,25 @@ import (
 // cgroups puts every script run into a cgroup v2 group of its own, created with the process
 // (CLONE_INTO_CGROUP, so nothing escapes before it is in), and ends the run by writing
 // cgroup.kill: that reaches children that left the process group with setsid, which a
-// process-group kill does not. A memory limit is set there when the memory controller is
-// delegated to the group.
+// process-group kill does not. A memory limit (memory.max) and a process limit (pids.max) are
+// set there when those controllers can be delegated to the group.
 //
-// Making and removing a group costs more server CPU than anything else in a short run, so a
-// group that its run left empty is kept for a later run instead; one that needed killing is
-// removed, never reused.
+// Hybrid hosts keep memory and pids in cgroup v1 hierarchies, which cannot be entered at
+// clone time: there each run also gets a v1 group per such controller, and the thread that
+// starts the script joins them first (v1 groups hold threads, and a child is born in its
+// parent thread's groups), so nothing the script starts is ever outside.
+//
+// Making and removing a v2 group costs more server CPU than anything else in a short run, so
+// a v2 group that its run left empty is kept for a later run instead; one that needed killing
+// is removed, never reused. v1 groups are made and removed for each run.
 type cgroups struct {
-	parent   string // our directory in the cgroup v2 hierarchy; "" when only v1 memory is used
-	memory   bool   // memory.max can be set in run groups
-	v1Memory string // our directory in a cgroup v1 memory hierarchy, when v2 has no memory
-	memLimit uint64
-	next     atomic.Uint64
-	logger   hclog.Logger
+	parent string // our directory in the cgroup v2 hierarchy; "" when only v1 groups are used
+	memory bool   // memory.max can be set in run groups
+	pids   bool   // pids.max can be set in run groups
+	v1     []cgroupV1
+	limits Limits
+	next   atomic.Uint64
+	logger hclog.Logger
 
 	mu     sync.Mutex
 	idle   []*cgroupV2Run // emptied run groups, ready for the next runs
@@ -44,10 +52,19 @@ type cgroups struct {
 // maxIdleGroups bounds the kept groups; more than that were only needed at a peak.
 const maxIdleGroups = 64
 
+// cgroupV1 is our directory in one cgroup v1 hierarchy, used for a controller that v2 lacks
+// here, and the files set in each run group made below it.
+type cgroupV1 struct {
+	parent string
+	origin string      // the group of ours that a thread which started a run goes back to
+	limits [][2]string // file name, value
+}
+
 // cgroupRun is one script run's groups.
 type cgroupRun struct {
-	v2    *cgroupV2Run // nil when there is no v2 group
-	v1Dir string       // the run's v1 memory group, which the shim joins before exec
+	v2     *cgroupV2Run // nil when there is no v2 group
+	v1Dirs []string     // the run's v1 groups, which enter joins
+	origin []string     // for each of v1Dirs, the group the starting thread goes back to
 }
 
 // cgroupV2Run is a run group in the v2 hierarchy, with the descriptors a run needs: the
@@ -62,33 +79,76 @@ type cgroupV2Run struct {
 // cgroupV2Roots are where a cgroup v2 hierarchy is mounted: pure v2, then the hybrid layout.
 var cgroupV2Roots = []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}
 
-// newCgroups makes our parent group, or returns nil when cgroup v2 cannot be used here (not
-// root, not mounted, read-only). memLimit > 0 asks for a memory limit per run.
-func newCgroups(memLimit uint64, logger hclog.Logger) *cgroups {
+// newCgroups makes our parent groups, or returns nil when cgroups cannot be used here (not
+// root, not mounted, read-only). limits.MemoryBytes and limits.PIDs, when not 0, are set in
+// every run's groups.
+func newCgroups(limits Limits, logger hclog.Logger) *cgroups {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	c := newCgroupsV2(memLimit, logger)
-	if memLimit > 0 && !c.memoryLimited() {
-		// Hybrid hosts keep memory in a v1 hierarchy. A v1 group cannot be entered at clone
-		// time, so the limit shim moves itself in before it execs the script.
-		dir := filepath.Join(cgroupV1Memory, "cgihttpd")
-		if _, err := os.Stat(filepath.Join(cgroupV1Memory, "memory.limit_in_bytes")); err == nil {
-			if err := os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
-				if c == nil {
-					c = &cgroups{memLimit: memLimit, logger: logger}
-				}
-				c.v1Memory = dir
-			}
-		}
+	c := newCgroupsV2(limits, logger)
+	if limits.MemoryBytes > 0 && !c.memoryLimited() {
+		mem := strconv.FormatUint(limits.MemoryBytes, 10)
+		c = c.addV1(cgroupV1Memory, "memory", "memory.limit_in_bytes", limits, logger,
+			[2]string{"memory.limit_in_bytes", mem},
+			[2]string{"memory.memsw.limit_in_bytes", mem}) // no swap either, where accounted
+	}
+	if limits.PIDs > 0 && !c.pidsLimited() {
+		c = c.addV1(cgroupV1PIDs, "pids", "pids.max", limits, logger,
+			[2]string{"pids.max", strconv.FormatUint(limits.PIDs, 10)})
 	}
 	return c
 }
 
-// cgroupV1Memory is where a cgroup v1 memory hierarchy is mounted on hybrid hosts.
-const cgroupV1Memory = "/sys/fs/cgroup/memory"
+// Where cgroup v1 hierarchies are mounted on hybrid hosts.
+const (
+	cgroupV1Memory = "/sys/fs/cgroup/memory"
+	cgroupV1PIDs   = "/sys/fs/cgroup/pids"
+)
 
-func newCgroupsV2(memLimit uint64, logger hclog.Logger) *cgroups {
+// addV1 adds our directory in the v1 hierarchy at root when a group there has the file probe
+// (a root group may lack it), making c if it is nil. The first of settings must be settable
+// in each run group; the others are tried.
+func (c *cgroups) addV1(root, controller, probe string, limits Limits, logger hclog.Logger, settings ...[2]string) *cgroups {
+	if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+		return c
+	}
+	origin, ok := ownV1Group(controller)
+	if !ok {
+		return c
+	}
+	dir := filepath.Join(root, "cgihttpd")
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		logger.Debug("cannot create a cgroup", "dir", dir, "error", err)
+		return c
+	}
+	if _, err := os.Stat(filepath.Join(dir, probe)); err != nil {
+		logger.Debug("no such cgroup controller here", "dir", dir, "file", probe)
+		return c
+	}
+	if c == nil {
+		c = &cgroups{limits: limits, logger: logger}
+	}
+	c.v1 = append(c.v1, cgroupV1{parent: dir, origin: filepath.Join(root, origin), limits: settings})
+	return c
+}
+
+// ownV1Group is our group in the v1 hierarchy of controller, from /proc/self/cgroup.
+func ownV1Group(controller string) (string, bool) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.SplitN(line, ":", 3)
+		if len(fields) == 3 && slices.Contains(strings.Split(fields[1], ","), controller) {
+			return fields[2], true
+		}
+	}
+	return "", false
+}
+
+func newCgroupsV2(limits Limits, logger hclog.Logger) *cgroups {
 	for _, root := range cgroupV2Roots {
 		controllers, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
 		if err != nil {
@@ -99,27 +159,37 @@ func newCgroupsV2(memLimit uint64, logger hclog.Logger) *cgroups {
 			logger.Debug("cannot create a cgroup", "dir", parent, "error", err)
 			return nil
 		}
-		c := &cgroups{parent: parent, memLimit: memLimit, logger: logger}
+		c := &cgroups{parent: parent, limits: limits, logger: logger}
 		c.removeStale()
-		if memLimit > 0 && strings.Contains(" "+string(controllers)+" ", " memory ") {
-			// Delegate memory from the root to us, and from us to the run groups.
-			_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+memory"), 0)
-			c.memory = os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+memory"), 0) == nil
+		// Delegate a controller from the root to us, and from us to the run groups.
+		delegate := func(controller string) bool {
+			if !strings.Contains(" "+strings.TrimSpace(string(controllers))+" ", " "+controller+" ") {
+				return false
+			}
+			_ = os.WriteFile(filepath.Join(root, "cgroup.subtree_control"), []byte("+"+controller), 0)
+			return os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+"+controller), 0) == nil
 		}
+		c.memory = limits.MemoryBytes > 0 && delegate("memory")
+		c.pids = limits.PIDs > 0 && delegate("pids")
 		return c
 	}
 	return nil
 }
 
-// start makes the groups for one run, whose script runs as uid (-1: as we do); nil when it
-// cannot (the run then goes without).
-func (c *cgroups) start(uid int) *cgroupRun {
+// start makes the groups for one run; nil when it cannot (the run then goes without).
+func (c *cgroups) start() *cgroupRun {
 	if c == nil {
 		return nil
 	}
 	run := &cgroupRun{}
-	if c.v1Memory != "" {
-		run.v1Dir = c.startV1(c.runName(), uid)
+	if len(c.v1) > 0 {
+		name := c.runName()
+		for _, v1 := range c.v1 {
+			if dir := v1.start(name, c.logger); dir != "" {
+				run.v1Dirs = append(run.v1Dirs, dir)
+				run.origin = append(run.origin, v1.origin)
+			}
+		}
 	}
 	if c.parent == "" {
 		return run
@@ -130,17 +200,23 @@ func (c *cgroups) start(uid int) *cgroupRun {
 	dir := filepath.Join(c.parent, c.runName())
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		c.logger.Debug("cannot create a run cgroup", "dir", dir, "error", err)
-		if run.v1Dir != "" {
-			killAndRemove(run.v1Dir)
+		for _, d := range run.v1Dirs {
+			killAndRemove(d)
 		}
 		return nil
 	}
 	if c.memory {
-		limit := []byte(strconv.FormatUint(c.memLimit, 10))
+		limit := []byte(strconv.FormatUint(c.limits.MemoryBytes, 10))
 		if err := os.WriteFile(filepath.Join(dir, "memory.max"), limit, 0); err != nil {
 			c.logger.Warn("cannot set memory.max", "dir", dir, "error", err)
 		}
 		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
+	}
+	if c.pids {
+		limit := []byte(strconv.FormatUint(c.limits.PIDs, 10))
+		if err := os.WriteFile(filepath.Join(dir, "pids.max"), limit, 0); err != nil {
+			c.logger.Warn("cannot set pids.max", "dir", dir, "error", err)
+		}
 	}
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -217,33 +293,55 @@ func (c *cgroups) removeStale() {
 	}
 }
 
-// startV1 makes the run's v1 memory group, writable for uid so that the shim, running as
-// the script user, can move itself in.
-func (c *cgroups) startV1(name string, uid int) string {
-	dir := filepath.Join(c.v1Memory, name)
+// start makes a run's v1 group; "" when it cannot (the run goes without).
+func (v1 cgroupV1) start(name string, logger hclog.Logger) string {
+	dir := filepath.Join(v1.parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		c.logger.Warn("cannot create a memory cgroup", "dir", dir, "error", err)
+		logger.Warn("cannot create a cgroup", "dir", dir, "error", err)
 		return ""
 	}
-	limit := []byte(strconv.FormatUint(c.memLimit, 10))
-	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), limit, 0); err != nil {
-		c.logger.Warn("cannot set memory.limit_in_bytes", "dir", dir, "error", err)
-		_ = os.Remove(dir)
-		return ""
-	}
-	_ = os.WriteFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), limit, 0) // no swap either, where accounted
-	if uid >= 0 {
-		_ = os.Chown(filepath.Join(dir, "cgroup.procs"), uid, -1)
+	for i, kv := range v1.limits {
+		err := os.WriteFile(filepath.Join(dir, kv[0]), []byte(kv[1]), 0)
+		if err != nil && i == 0 {
+			logger.Warn("cannot set a cgroup limit", "dir", dir, "file", kv[0], "error", err)
+			_ = os.Remove(dir)
+			return ""
+		}
 	}
 	return dir
 }
 
-// shimProcs is the cgroup.procs file the shim writes its pid to, or "-".
-func (r *cgroupRun) shimProcs() string {
-	if r == nil || r.v1Dir == "" {
-		return "-"
+// enter moves the calling thread into the run's v1 groups, so that the process it starts
+// is born there, and locks the goroutine to it; leave moves it back and unlocks. The Go
+// runtime starts new threads from a template thread while a thread is locked, never from
+// the locked one, so no thread of the server's is born in a run's group. A thread that
+// cannot go back stays locked, and the runtime ends it with its goroutine.
+func (r *cgroupRun) enter(logger hclog.Logger) (leave func()) {
+	if r == nil || len(r.v1Dirs) == 0 {
+		return func() {}
 	}
-	return filepath.Join(r.v1Dir, "cgroup.procs")
+	runtime.LockOSThread()
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	joined := 0
+	for _, d := range r.v1Dirs {
+		if err := os.WriteFile(filepath.Join(d, "tasks"), tid, 0); err != nil {
+			logger.Warn("cannot join a run cgroup; the script runs outside it", "dir", d, "error", err)
+			break
+		}
+		joined++
+	}
+	return func() {
+		back := true
+		for _, o := range r.origin[:joined] {
+			if err := os.WriteFile(filepath.Join(o, "tasks"), tid, 0); err != nil {
+				logger.Error("cannot leave a run cgroup; the thread is retired", "dir", o, "error", err)
+				back = false
+			}
+		}
+		if back {
+			runtime.UnlockOSThread()
+		}
+	}
 }
 
 // apply makes the process start inside the run's group.
@@ -270,8 +368,8 @@ func (r *cgroupRun) end() {
 			g.owner.putIdle(g)
 		}
 	}
-	if r.v1Dir != "" {
-		killAndRemove(r.v1Dir)
+	for _, d := range r.v1Dirs {
+		killAndRemove(d)
 	}
 }
 
@@ -305,7 +403,8 @@ func killAndRemove(dir string) {
 func killMembers(dir string) {
 	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	for _, f := range strings.Fields(string(procs)) {
-		if pid, err := strconv.Atoi(f); err == nil {
+		// Never us: a v1 group lists the process of a thread that is in it.
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
@@ -321,8 +420,19 @@ func removeGroup(dir string) {
 	}
 }
 
-// memoryLimited reports whether run groups get memory.max.
-func (c *cgroups) memoryLimited() bool { return c != nil && (c.memory || c.v1Memory != "") }
+// memoryLimited reports whether run groups get a memory limit.
+func (c *cgroups) memoryLimited() bool {
+	return c != nil && (c.memory || c.v1Has("memory.limit_in_bytes"))
+}
 
-// needsShim reports whether runs need the shim to join their memory group.
-func (c *cgroups) needsShim() bool { return c != nil && c.v1Memory != "" }
+// pidsLimited reports whether run groups get a process limit.
+func (c *cgroups) pidsLimited() bool { return c != nil && (c.pids || c.v1Has("pids.max")) }
+
+func (c *cgroups) v1Has(file string) bool {
+	for _, v1 := range c.v1 {
+		if v1.limits[0][0] == file {
+			return true
+		}
+	}
+	return false
+}

@@ -13,12 +13,12 @@ type cgroups struct{}
 
 type cgroupRun struct{}
 
-func newCgroups(uint64, hclog.Logger) *cgroups { return nil }
+func newCgroups(Limits, hclog.Logger) *cgroups { return nil }
 
-func (*cgroups) start(int) *cgroupRun         { return nil }
-func (*cgroupRun) shimProcs() string          { return "-" }
-func (*cgroups) needsShim() bool              { return false }
+func (*cgroups) start() *cgroupRun            { return nil }
 func (*cgroupRun) apply(*syscall.SysProcAttr) {}
+func (*cgroupRun) enter(hclog.Logger) func()  { return func() {} }
 func (*cgroupRun) end()                       {}
 func (*cgroups) memoryLimited() bool          { return false }
+func (*cgroups) pidsLimited() bool            { return false }
 func (*cgroups) close()                       {}

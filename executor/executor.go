@@ -43,6 +43,8 @@ type Executor interface {
 	// started are gone. It returns nil for a zero exit status, an *ExitError for any other
 	// ending of a started script, and an error wrapping ErrStart when the script never ran.
 	// When ctx ends first the script's tree is terminated and the error wraps context.Cause.
+	// A script that closes its stdout and keeps running may make Run return early with an
+	// error wrapping ErrOutputClosed; it is stopped after OutputGrace.
 	Run(ctx context.Context, inv *Invocation) error
 	// Name identifies the executor in logs and tests ("unix", "windows", "inproc").
 	Name() string
@@ -80,6 +82,10 @@ type Invocation struct {
 
 	// Started, if set, is called with the process id as soon as the script runs.
 	Started func(pid int)
+	// Lingering, if set, is called when Run is about to return early with ErrOutputClosed,
+	// with a channel that is closed once the script's processes are gone: what the caller
+	// holds for the run (a script slot) can be held until then.
+	Lingering func(gone <-chan struct{})
 }
 
 // Config configures a native executor. The zero value means the defaults.
@@ -91,7 +97,8 @@ type Config struct {
 	// KillGrace is how long a script has between SIGTERM and SIGKILL; 0 means 2s.
 	KillGrace time.Duration
 	// OutputGrace is how long output may still arrive after the script exited (from children
-	// that inherited its stdout) before they are killed; 0 means 500ms.
+	// that inherited its stdout) before they are killed, and how long a script that closed
+	// its stdout may keep running before it is stopped; 0 means 500ms.
 	OutputGrace time.Duration
 	// Limits are resource limits for every script; the zero value sets none.
 	Limits Limits
@@ -104,7 +111,20 @@ type Config struct {
 	// is looked up on the server's PATH. On Windows it comes before the "#!" line and the
 	// built-in interpreters; .exe, .com, .bat and .cmd files cannot be mapped there.
 	Interpreters map[string]string
+	// UIDRange, when set, runs each concurrent script as a uid of its own from the range,
+	// with User's primary group and no others, so that scripts cannot read each other's
+	// /proc/PID/environ, signal or ptrace each other. No account may own an id of the range
+	// (NewNative checks the password database), and an id goes to a new run only once every
+	// process of its last run is gone; a run that finds none free fails with ErrStart.
+	// Linux, as root.
+	UIDRange UIDRange
 }
+
+// UIDRange is an inclusive range of user ids; the zero value is none.
+type UIDRange struct{ First, Last uint32 }
+
+// IsSet reports whether r names a range.
+func (r UIDRange) IsSet() bool { return r != UIDRange{} }
 
 // Limits are per-script resource limits (Unix rlimits); a zero field sets no limit. On Windows
 // CPUSeconds, Processes and MemoryBytes limit the script's job as a whole, and the others are
@@ -117,6 +137,10 @@ type Limits struct {
 	// MemoryBytes is enforced through a cgroup v2 memory.max where the memory controller can
 	// be used (Linux, root); elsewhere NewNative warns and runs scripts without it.
 	MemoryBytes uint64
+	// PIDs bounds the processes and threads of one run at once, through the pids.max of its
+	// cgroup (v2, or v1 on hybrid hosts), so that a fork bomb stops there and not at the
+	// deadline (Linux, root); 0 means no bound. Unlike Processes, it counts this run only.
+	PIDs uint64
 }
 
 // shimArg is argv[1] of this binary re-run as the limit shim.
@@ -157,6 +181,9 @@ var (
 	// ErrRejected reports a script that breaks a rule of its executor (an in-process script
 	// that imports os/exec, say, or does not compile).
 	ErrRejected = errors.New("script rejected")
+	// ErrOutputClosed reports a script that closed its standard output and kept running: Run
+	// returns at once (its output is complete) and the script is stopped after OutputGrace.
+	ErrOutputClosed = errors.New("script closed its output and kept running")
 	// ErrNotRunnable reports a file that this executor cannot run.
 	ErrNotRunnable = errors.New("not runnable")
 )

@@ -4,6 +4,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,13 +25,15 @@ type unixExecutor struct {
 	shim    string              // the limit shim; "" when there are no limits
 	groups  *cgroups            // nil where cgroup v2 cannot be used
 	cred    *syscall.Credential // nil when the server is not root: scripts keep its identity
+	uids    *uidPool            // Config.UIDRange; nil without one
 	logger  hclog.Logger
 }
 
 var (
-	_ Executor    = (*unixExecutor)(nil)
-	_ Preflighter = (*unixExecutor)(nil)
-	_ io.Closer   = (*unixExecutor)(nil)
+	_ Executor                             = (*unixExecutor)(nil)
+	_ Preflighter                          = (*unixExecutor)(nil)
+	_ io.Closer                            = (*unixExecutor)(nil)
+	_ interface{ ProcessesLimited() bool } = (*unixExecutor)(nil)
 )
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
@@ -39,10 +42,29 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 		return nil, err
 	}
 	e := &unixExecutor{cfg: cfg, interps: interps, logger: logger}
-	e.groups = newCgroups(cfg.Limits.MemoryBytes, logger)
-	if cfg.Limits.needsShim() || e.groups.needsShim() {
+	// Who scripts run as first: a bad user is the one error to report, alone.
+	if os.Geteuid() != 0 {
+		if cfg.UIDRange.IsSet() {
+			return nil, errors.New("a uid range needs root: scripts run as the server's own user")
+		}
+		logger.Debug("not root: scripts run as the server's own user", "uid", os.Geteuid())
+	} else {
+		if e.cred, err = lookupCredential(cfg.User, cfg.AllowRoot); err != nil {
+			return nil, err
+		}
+		logger.Debug("scripts run unprivileged", "user", cfg.User, "uid", e.cred.Uid, "gid", e.cred.Gid)
+		if cfg.UIDRange.IsSet() {
+			if e.uids, err = newUIDPoolFromSystem(cfg.UIDRange, logger.Named("uids")); err != nil {
+				return nil, err
+			}
+			logger.Debug("each script runs as a uid of its own", "first", cfg.UIDRange.First, "last", cfg.UIDRange.Last)
+		}
+	}
+	e.groups = newCgroups(cfg.Limits, logger)
+	if cfg.Limits.needsShim() {
 		shim, err := resolveShim(cfg.ShimPath)
 		if err != nil {
+			e.groups.close()
 			return nil, err
 		}
 		e.shim = shim
@@ -53,16 +75,6 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	if cfg.Limits.MemoryBytes > 0 && !e.groups.memoryLimited() {
 		logger.Warn("cannot limit script memory here: that needs cgroup v2 with the memory controller, as root; scripts run without a memory limit")
 	}
-	if os.Geteuid() != 0 {
-		logger.Debug("not root: scripts run as the server's own user", "uid", os.Geteuid())
-		return e, nil
-	}
-	cred, err := lookupCredential(cfg.User, cfg.AllowRoot)
-	if err != nil {
-		return nil, err
-	}
-	e.cred = cred
-	logger.Debug("scripts run unprivileged", "user", cfg.User, "uid", cred.Uid, "gid", cred.Gid)
 	return e, nil
 }
 
@@ -87,6 +99,10 @@ func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) 
 }
 
 func (e *unixExecutor) Name() string { return "unix" }
+
+// ProcessesLimited reports whether each run's processes are bounded by Limits.PIDs: that
+// needs root, Linux and a cgroup pids controller.
+func (e *unixExecutor) ProcessesLimited() bool { return e.groups.pidsLimited() }
 
 // Close removes the run cgroups kept for reuse. Runs still going clean up after themselves
 // when they end, and later runs make and remove their own.
@@ -143,23 +159,34 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if argv[0] == script {
 		argv[0] = inv.Path
 	}
-	uid := -1
-	if e.cred != nil {
-		uid = int(e.cred.Uid)
+	cred, releaseUID, err := e.runCredential()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
 	}
-	group := e.groups.start(uid)
-	defer group.end() // after the group kill below: it also reaches setsid escapees
+	group := e.groups.start()
+	end := func() {
+		group.end()
+		releaseUID() // last: the group's end has killed what the run left
+	}
+	supervised := false
+	defer func() {
+		if !supervised {
+			end()
+		}
+	}()
 	if e.shim != "" {
-		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, group.shimProcs(), program, argv[1:])
+		program, argv = e.shim, shimArgs(e.shim, e.cfg.Limits, program, argv[1:])
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Credential: e.cred}
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	group.apply(sys)
+	leave := group.enter(e.logger) // v1 groups: the child is born in them
 	proc, err := os.StartProcess(program, argv, &os.ProcAttr{
 		Dir:   inv.Dir,
 		Env:   inv.Env,
 		Files: files,
 		Sys:   sys,
 	})
+	leave()
 	p.closeChildEnds()
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
@@ -169,6 +196,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		inv.Started(pid)
 	}
 
+	supervised = true // supervise ends the group, after the group kill: that reaches setsid escapees
 	state, err := supervise(ctx, runCtx, stop, inv, p, proc, processTree{
 		pid:       pid,
 		awaitExit: func() { awaitExit(pid) },
@@ -176,6 +204,7 @@ func (e *unixExecutor) Run(ctx context.Context, inv *Invocation) error {
 		// The group may still hold the leader's pid as its id even after the leader is
 		// reaped, and Linux does not reuse a pid that is still in use as a group id.
 		killRest: func() { _ = unix.Kill(-pid, unix.SIGKILL) },
+		release:  end,
 	}, e.cfg.OutputGrace, e.logger)
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	if cfg.Limits.OpenFiles != 0 || cfg.Limits.FileSize != 0 {
 		return nil, errors.New("limits on open files and file size do not exist on Windows (a job limits memory, CPU time and processes)")
 	}
+	if cfg.UIDRange.IsSet() {
+		return nil, errors.New("a uid range does not exist on Windows: scripts run as the server's account")
+	}
 	interps, err := parseInterpreters(cfg.Interpreters)
 	if err != nil {
 		return nil, err

@@ -12,26 +12,18 @@ import (
 )
 
 // shimArgs is the command line that runs path under limits through the shim.
-// procs is a cgroup.procs file the shim joins first, or "-".
-func shimArgs(shim string, l Limits, procs, path string, args []string) []string {
+func shimArgs(shim string, l Limits, path string, args []string) []string {
 	argv := []string{shim, shimArg,
 		strconv.FormatUint(l.CPUSeconds, 10), strconv.FormatUint(l.OpenFiles, 10),
-		strconv.FormatUint(l.Processes, 10), strconv.FormatUint(l.FileSize, 10), procs, path}
+		strconv.FormatUint(l.Processes, 10), strconv.FormatUint(l.FileSize, 10), path}
 	return append(argv, args...)
 }
 
-// runShim is the shim's whole life: "CPU NOFILE NPROC FSIZE PROCS PATH [ARGS...]".
+// runShim is the shim's whole life: "CPU NOFILE NPROC FSIZE PATH [ARGS...]".
 func runShim(args []string) int {
-	if len(args) < 6 {
-		fmt.Fprintln(os.Stderr, "cgihttpd limit shim: want CPU NOFILE NPROC FSIZE PROCS PATH [ARGS...]")
+	if len(args) < 5 {
+		fmt.Fprintln(os.Stderr, "cgihttpd limit shim: want CPU NOFILE NPROC FSIZE PATH [ARGS...]")
 		return 127
-	}
-	if procs := args[4]; procs != "-" {
-		// Join the memory group before the script exists, so nothing it starts escapes it.
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
-			fmt.Fprintf(os.Stderr, "cgihttpd limit shim: join %s: %v\n", procs, err)
-			return 127
-		}
 	}
 	resources := []int{unix.RLIMIT_CPU, unix.RLIMIT_NOFILE, unix.RLIMIT_NPROC, unix.RLIMIT_FSIZE}
 	for i, res := range resources {
@@ -52,8 +44,8 @@ func runShim(args []string) int {
 			return 127
 		}
 	}
-	path := args[5]
-	argv := append([]string{path}, args[6:]...)
+	path := args[4]
+	argv := append([]string{path}, args[5:]...)
 	err := unix.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "cgihttpd limit shim: exec %s: %v\n", path, err)
 	return 127

@@ -100,6 +100,16 @@ var childModes = map[string]func() int{
 		}
 	},
 	"background": childBackground,
+	"closeout":   childCloseOut,
+	"readsleep": func() int {
+		// Reads its body, then works for a second before it answers.
+		body, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return 1
+		}
+		time.Sleep(time.Second)
+		return say(fmt.Sprintf("Content-Type: text/plain\n\nread=%d\n", len(body)))
+	},
 	"nph-raw": func() int {
 		return say("HTTP/1.1 299 Custom Raw\r\nContent-Type: text/plain\r\nX-Nph: raw\r\nContent-Length: 9\r\nConnection: close\r\n\r\nraw body\n")
 	},
@@ -208,4 +218,14 @@ func childBackground() int {
 		return 1
 	}
 	return say(fmt.Sprintf("Content-Type: text/plain\nX-Grandchild: %d\n\ndone\n", gc.Process.Pid))
+}
+
+// childCloseOut answers in full, names its pid in a header, closes its stdout and stays.
+func childCloseOut() int {
+	if say(fmt.Sprintf("Content-Type: text/plain\nX-Pid: %d\n\nhi", os.Getpid())) != 0 {
+		return 1
+	}
+	_ = os.Stdout.Close()
+	time.Sleep(time.Minute)
+	return 0
 }

@@ -50,6 +50,7 @@ func addPlatformFiles(t *testing.T, root string) {
 	t.Helper()
 	scripts := map[string]string{
 		"cgi-bin/hello.sh":     "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello from sh\\n'\n",
+		"cgi-bin/closeout.sh":  "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi'\nexec >&-\nsleep 30\n",
 		"cgi-bin/badinterp":    "#!/nonexistent/interpreter\n",
 		"cgi-bin/garbage":      "\x7fELF but not really a program\n",
 		"../outside/script.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nescaped\\n'\n",

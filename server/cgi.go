@@ -6,24 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cgihttpd/cgihttpd/executor"
 )
-
-// spoolMemory is how much of a length-less request body is kept in memory before spooling
-// to a temporary file.
-const spoolMemory = 1 << 20
-
-var errBodyTooLarge = errors.New("request body too large")
 
 // serveCGI resolves the script under cgiDir, runs it, and turns its output into the response.
 func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir string, id uint64, hops int) {
@@ -72,7 +63,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 	// A body that must be spooled is read before a script slot is taken, so that a client
 	// trickling it in holds no slot.
-	stdin, bodyLength, cleanup, err := s.requestBody(w, r, nph)
+	stdin, bodyLength, body, cleanup, err := s.requestBody(w, r, nph)
 	defer cleanup()
 	if err == nil && stdin != nil {
 		// A script may answer before it reads its body. Without this, net/http would throw
@@ -82,10 +73,17 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		}
 	}
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
+		switch {
+		case errors.Is(err, errBodyTooLarge):
 			log.Warn("request body too large", "limit", s.cfg.MaxBodyBytes)
 			refuseBody(w, r, http.StatusRequestEntityTooLarge, "Request body too large")
-		} else {
+		case errors.Is(err, errSpoolFull):
+			log.Warn("request body spool budget exhausted", "spool_budget", s.cfg.SpoolBudget)
+			s.writeSpoolFull(w, r)
+		case errors.Is(err, errBodyTimeout):
+			log.Warn("request body stalled", "body_timeout", s.cfg.BodyTimeout, "error", err)
+			writeBodyTimeout(w)
+		default:
 			log.Warn("reading request body failed", "error", err)
 			writeError(w, http.StatusBadRequest, "Could not read the request body")
 		}
@@ -97,7 +95,12 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		s.writeOverloaded(w)
 		return
 	}
-	defer release()
+	slotHeld := true
+	defer func() {
+		if slotHeld {
+			release()
+		}
+	}()
 
 	base, cancelCause := context.WithCancelCause(r.Context())
 	defer cancelCause(nil)
@@ -113,6 +116,15 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		Stdin:   stdin,
 		Stderr:  stderr,
 		Started: func(pid int) { stderr.pid.Store(int64(pid)) },
+		// A script that closed its stdout and is being stopped keeps its slot until it is
+		// gone, so that such scripts cannot pile up beyond MaxScripts.
+		Lingering: func(gone <-chan struct{}) {
+			slotHeld = false
+			go func() {
+				<-gone
+				release()
+			}()
+		},
 	}
 	if !s.stderrLog.IsInfo() {
 		inv.Stderr = nil // nothing at this log level would show it: not even collected
@@ -124,12 +136,22 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	}
 	cw := newCGIResponseWriter(w, r.Method == http.MethodHead, s.cfg.FlushDelay)
 	cw.wd = newWatchdog(cancelCause, min(s.cfg.HeaderTimeout, s.cfg.Timeout), s.cfg.IdleTimeout)
+	if body != nil {
+		// A body that stalls ends the run: its output is refused from then on (it may take
+		// the truncated body for the whole), then the script sees EOF on stdin and is stopped.
+		stalled := func() {
+			cw.refuse(errBodyTimeout)
+			cancelCause(errBodyTimeout)
+		}
+		body.onStall.Store(&stalled)
+	}
 	inv.Stdout = cw
 	runErr := exec.Run(ctx, inv)
 	cw.stopFlushing()
 	cw.wd.stop()
 	stderr.close()
-	timedOut := errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, errHeaderTimeout) || errors.Is(runErr, errIdleTimeout)
+	timedOut := errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, errHeaderTimeout) || errors.Is(runErr, errIdleTimeout) ||
+		errors.Is(runErr, errBodyTimeout)
 	if timedOut {
 		s.count.timeouts.Add(1)
 	}
@@ -138,6 +160,8 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	switch {
 	case cw.redirect != "":
 		s.followLocalRedirect(w, r, cw.redirect, id, hops, log)
+	case cw.headerSent && errors.Is(runErr, executor.ErrOutputClosed):
+		log.Info("script closed its output and kept running; response complete, script being stopped")
 	case cw.headerSent:
 		if runErr != nil && !isExit(runErr) {
 			// The status line is gone: all that is left is to cut the response short.
@@ -158,6 +182,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		}
 		log.Error("script could not be started", "error", runErr)
 		writeError(w, status, "The CGI script could not be started")
+	case body != nil && body.stalled.Load():
+		log.Warn("request body stalled; script stopped", "body_timeout", s.cfg.BodyTimeout, "error", runErr)
+		writeBodyTimeout(w)
 	case r.Context().Err() != nil:
 		log.Info("client went away", "error", runErr)
 	case timedOut:
@@ -246,78 +273,6 @@ func (s *Server) followLocalRedirect(w http.ResponseWriter, r *http.Request, loc
 	r2.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
 	r2.RequestURI = loc
 	s.dispatch(w, r2, id, hops+1)
-}
-
-// requestBody returns the script's stdin and CONTENT_LENGTH (-1: no body). A body of known
-// length streams straight through; a length-less one (chunked, or any body of an nph script,
-// which must be read before the connection is taken over) is spooled, bounded.
-func (s *Server) requestBody(w http.ResponseWriter, r *http.Request, spoolAlways bool) (io.Reader, int64, func(), error) {
-	noop := func() {}
-	hasLength := r.Header.Get("Content-Length") != ""
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, -1, noop, errBodyTooLarge
-	}
-	if r.Body == nil || r.Body == http.NoBody || (r.ContentLength == 0 && hasLength) {
-		if hasLength {
-			return nil, 0, noop, nil
-		}
-		return nil, -1, noop, nil
-	}
-	if r.ContentLength > 0 && !spoolAlways {
-		return &abortableBody{ReadCloser: r.Body, rc: http.NewResponseController(w)}, r.ContentLength, noop, nil
-	}
-	return spoolBody(r.Body, s.cfg.MaxBodyBytes)
-}
-
-// abortableBody is a request body whose Close abandons a Read that blocks on a client that
-// stopped sending, by moving the connection's read deadline into the past.
-type abortableBody struct {
-	io.ReadCloser
-	rc *http.ResponseController
-}
-
-func (b *abortableBody) Close() error {
-	return b.rc.SetReadDeadline(time.Now())
-}
-
-// spoolBody reads body whole: up to spoolMemory in memory, the rest in a temporary file that
-// is removed by the returned cleanup.
-func spoolBody(body io.Reader, limit int64) (io.Reader, int64, func(), error) {
-	noop := func() {}
-	var mem bytes.Buffer
-	n, err := io.Copy(&mem, io.LimitReader(body, min(limit, spoolMemory)+1))
-	if err != nil {
-		return nil, -1, noop, fmt.Errorf("read body: %w", err)
-	}
-	if n <= spoolMemory {
-		if n > limit {
-			return nil, -1, noop, errBodyTooLarge
-		}
-		return bytes.NewReader(mem.Bytes()), n, noop, nil
-	}
-	f, err := os.CreateTemp("", "cgihttpd-body-*")
-	if err != nil {
-		return nil, -1, noop, fmt.Errorf("spool body: %w", err)
-	}
-	cleanup := func() {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
-	}
-	total, err := io.Copy(f, io.MultiReader(&mem, io.LimitReader(body, limit+1-n)))
-	if err == nil && total > limit {
-		err = errBodyTooLarge
-	}
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		cleanup()
-		if !errors.Is(err, errBodyTooLarge) {
-			err = fmt.Errorf("spool body: %w", err)
-		}
-		return nil, -1, noop, err
-	}
-	return f, total, cleanup, nil
 }
 
 // runNPH runs a non-parsed-header script: its output goes to the client unmodified, so the

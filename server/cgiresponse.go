@@ -280,6 +280,16 @@ func (c *cgiResponseWriter) timedFlush() {
 	}
 }
 
+// refuse makes every later Write fail with err, unless the response has begun: then only
+// stopping the script (the caller's part) can end it.
+func (c *cgiResponseWriter) refuse(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.headerSent && c.err == nil {
+		c.err = err
+	}
+}
+
 // stopFlushing is called once the script is done, before the handler writes anything else:
 // no timed flush runs after it returns.
 func (c *cgiResponseWriter) stopFlushing() {

@@ -84,6 +84,17 @@ type Config struct {
 	RejectFunctionEnv bool
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
+	// BodyTimeout and BodyMinRate hold a request body to a deadline: each read must bring
+	// data within BodyTimeout, and the whole body must have arrived by BodyTimeout plus one
+	// second per BodyMinRate bytes received. Past it the client gets 408 and a script reading
+	// the body sees its end and is stopped. 0 means 60s and 500 bytes a second; a negative
+	// BodyMinRate means no minimum rate.
+	BodyTimeout time.Duration
+	BodyMinRate int64
+	// SpoolBudget bounds the bytes of request bodies spooled at once (memory and temp files)
+	// across the server; a body that does not fit gets 503 with Retry-After. 0 means four
+	// times MaxBodyBytes.
+	SpoolBudget int64
 	// MaxStderrBytes bounds how much of a script's stderr is logged; 0 means 64 KiB.
 	MaxStderrBytes int
 	// Version is reported as SERVER_SOFTWARE=cgihttpd/<Version>; "" means "dev".
@@ -118,6 +129,7 @@ type Server struct {
 	stderrLog              hclog.Logger // scripts' stderr lines
 	reqID                  atomic.Uint64
 	slots                  chan struct{} // one token per running script
+	spool                  spoolBudget
 	count                  counters
 }
 
@@ -150,6 +162,15 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if cfg.HeaderTimeout <= 0 {
 		cfg.HeaderTimeout = defaultHeaderTimeout
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = defaultBodyTimeout
+	}
+	if cfg.BodyMinRate == 0 {
+		cfg.BodyMinRate = defaultBodyMinRate
+	}
+	if cfg.SpoolBudget <= 0 {
+		cfg.SpoolBudget = defaultSpoolBodies * cfg.MaxBodyBytes
+	}
 	if cfg.MaxStderrBytes <= 0 {
 		cfg.MaxStderrBytes = maxStderr
 	}
@@ -176,6 +197,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		extraEnv: make(map[string]string),
 		slots:    make(chan struct{}, cfg.MaxScripts),
 	}
+	s.spool.limit = cfg.SpoolBudget
 	for _, d := range cfg.CGIDirs {
 		clean, err := collapsePath(d)
 		if err != nil || clean == "/" {

@@ -35,6 +35,9 @@ type limitOptions struct {
 	maxScripts     int
 	queueTimeout   time.Duration
 	maxBody        int64
+	bodyTimeout    time.Duration
+	bodyMinRate    int64
+	spoolBudget    int64
 	headerTimeout  time.Duration
 	idleTimeout    time.Duration
 	killGrace      time.Duration
@@ -43,6 +46,7 @@ type limitOptions struct {
 	trustedProxies []string
 	statusAddr     string
 	rlimits        executor.Limits
+	uidRange       string // --uid-range as given; see uids
 	// The HTTP server's own bounds on clients.
 	readHeaderTimeout time.Duration
 	keepAlive         time.Duration
@@ -84,6 +88,9 @@ Flags:
       --cgi-dir PATH      URL path whose files are CGI scripts; repeatable (default /cgi-bin and /htbin)
       --user NAME         account scripts run as when started as root (default nobody; not on Windows)
       --allow-root        allow --user to name a root account (dangerous)
+      --uid-range FIRST-LAST
+                          run each concurrent script as a uid of its own from this range, which no
+                          account may own, with --user's group (Linux, root; default off)
       --timeout DURATION  deadline for each script, e.g. 30s (default 60s)
       --shutdown-grace DURATION
                           on SIGINT/SIGTERM, how long running scripts may finish (default 10s)
@@ -99,6 +106,12 @@ Flags:
       --queue-timeout DURATION
                           how long a request waits for a free script slot (default 5s)
       --max-body BYTES    largest request body sent to a script; larger gets 413 (default 67108864)
+      --body-timeout DURATION
+                          time a request body may go without sending, and its start allowance (default 1m0s)
+      --body-min-rate BYTES
+                          bytes a second a request body must keep up past --body-timeout; 0 for none (default 500)
+      --spool-budget BYTES
+                          request body bytes spooled at once, server-wide; more get 503 (default 4 × --max-body)
       --header-timeout DURATION
                           time for a script to send its header block; then 504 (default 30s)
       --idle-timeout DURATION
@@ -116,6 +129,8 @@ Flags:
                           Unix resource limits for every script (default none)
       --limit-memory BYTES
                           memory limit for every script, through a cgroup (Linux, root; default none)
+      --limit-pids N      processes and threads of one script run at once, through a cgroup
+                          (Linux, root; 0 for none; default 256)
       --read-header-timeout DURATION
                           time a client has to send its request headers (default 10s)
       --keepalive-timeout DURATION
@@ -158,6 +173,7 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.StringVar(&o.user, "user", "nobody", "")
 	fs.Var(listFlag{interps}, "interpreter", "")
 	fs.BoolVar(&o.allowRoot, "allow-root", false, "")
+	fs.StringVar(&o.limits.uidRange, "uid-range", "", "")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "")
 	fs.DurationVar(&o.grace, "shutdown-grace", 10*time.Second, "")
 	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
@@ -168,6 +184,9 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.IntVar(&o.limits.maxScripts, "max-scripts", 0, "")
 	fs.DurationVar(&o.limits.queueTimeout, "queue-timeout", 5*time.Second, "")
 	fs.Int64Var(&o.limits.maxBody, "max-body", 64<<20, "")
+	fs.DurationVar(&o.limits.bodyTimeout, "body-timeout", 60*time.Second, "")
+	fs.Int64Var(&o.limits.bodyMinRate, "body-min-rate", 500, "")
+	fs.Int64Var(&o.limits.spoolBudget, "spool-budget", 0, "")
 	fs.DurationVar(&o.limits.headerTimeout, "header-timeout", 30*time.Second, "")
 	fs.DurationVar(&o.limits.idleTimeout, "idle-timeout", 0, "")
 	fs.DurationVar(&o.limits.killGrace, "kill-grace", 2*time.Second, "")
@@ -183,6 +202,7 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.Uint64Var(&o.limits.rlimits.Processes, "limit-nproc", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.FileSize, "limit-fsize", 0, "")
 	fs.Uint64Var(&o.limits.rlimits.MemoryBytes, "limit-memory", 0, "")
+	fs.Uint64Var(&o.limits.rlimits.PIDs, "limit-pids", 256, "")
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
@@ -254,6 +274,11 @@ func parseArgs(args []string) (*options, error) {
 
 func main() {
 	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
+	// Before anything else opens a descriptor: what we were started with stays ours.
+	if err := markInheritedCloexec(); err != nil {
+		_, _ = fmt.Fprintf(os.Stderr, "cgihttpd: inherited descriptors: %v\n", err)
+		os.Exit(1)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -288,7 +313,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters}, logger)
+	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters, UIDRange: o.limits.uids()}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
 	}
@@ -317,6 +342,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MaxScripts:        o.limits.maxScripts,
 		QueueTimeout:      o.limits.queueTimeout,
 		MaxBodyBytes:      o.limits.maxBody,
+		BodyTimeout:       o.limits.bodyTimeout,
+		BodyMinRate:       o.limits.bodyMinRateConfig(),
+		SpoolBudget:       o.limits.spoolBudget,
 		HeaderTimeout:     o.limits.headerTimeout,
 		IdleTimeout:       o.limits.idleTimeout,
 		MaxStderrBytes:    o.limits.maxStderr,
@@ -328,13 +356,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = srv.Close() }() // before the executors it was given
+	if pl, ok := exec.(interface{ ProcessesLimited() bool }); ok && o.limits.rlimits.PIDs > 0 && !pl.ProcessesLimited() && os.Geteuid() == 0 {
+		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller; a fork bomb runs until --timeout unless --limit-nproc is set")
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
 	if o.limits.statusAddr != "" {
-		stop, err := serveStatus(o.limits.statusAddr, srv, logger)
+		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {
 			_ = ln.Close()
 			_, _ = fmt.Fprintf(stderr, "cgihttpd: status listener: %v\n", err)
