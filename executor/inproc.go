@@ -20,11 +20,28 @@ import (
 // InProcessConfig configures the in-process executor. The zero value means the defaults.
 type InProcessConfig struct {
 	// AllowGoroutines lets scripts use go statements and callback APIs such as time.AfterFunc.
-	// A panic on such a goroutine cannot be recovered and ends the whole server.
+	// A panic on such a goroutine cannot be recovered and ends the process that runs the
+	// interpreter: the worker (which is then replaced), or the server with InServer.
 	AllowGoroutines bool
 	// MaxInterpreters bounds the interpreters per script, and so how many requests run it at
 	// once (more wait for one to be free); 0 means 16.
 	MaxInterpreters int
+
+	// User, AllowRoot and KillGrace are as in Config: the worker runs as User when the
+	// server runs as root, and a worker that has not ended a stopped run within KillGrace
+	// is killed and replaced.
+	User      string
+	AllowRoot bool
+	KillGrace time.Duration
+	// WorkerPath is the worker's program (this very binary, re-run; see
+	// RunWorkerIfRequested); "" means os.Executable. As root it must be executable by User.
+	WorkerPath string
+	// InServer runs the interpreters inside the server's own process instead of a worker:
+	// no process boundary, so a script has the server's privileges and memory, and a crash
+	// on a script's goroutine ends the server. It is ignored when the server runs as root
+	// and AllowRoot is not set. Platforms without workers (Windows, for now) always run
+	// scripts in the server.
+	InServer bool
 }
 
 // inProcessExecutor runs Go source files ("package main" with "func main()") inside the
@@ -53,18 +70,50 @@ var (
 	_ Preflighter = (*inProcessExecutor)(nil)
 )
 
-// NewInProcess returns the in-process executor for .go scripts. It runs trusted code: scripts
-// share the server's memory, user and file system access (see InProcessConfig).
+// NewInProcess returns the executor for .go scripts. On Unix the interpreters run in a
+// worker process that holds exactly a native script's privileges (cfg.User when the server
+// runs as root) and nothing of the server's; a worker that cannot be started fails each
+// run with ErrStart, and the reason is logged. Elsewhere, and with cfg.InServer, they run
+// inside the server, sharing its memory, user and file system access.
 func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	logger = logger.Named("inproc")
 	if cfg.MaxInterpreters <= 0 {
 		cfg.MaxInterpreters = 16
 	}
+	if cfg.User == "" {
+		cfg.User = "nobody"
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = 2 * time.Second
+	}
+	if cfg.InServer && os.Geteuid() == 0 && !cfg.AllowRoot {
+		logger.Warn("in-process scripts run in a worker all the same: the server runs as root")
+		cfg.InServer = false
+	}
+	if cfg.InServer {
+		return newInProcessExecutor(cfg, logger)
+	}
+	launch, err := newWorkerLauncher(cfg, logger)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		logger.Debug("no interpreter workers on this platform: in-process scripts run inside the server")
+		return newInProcessExecutor(cfg, logger)
+	case err != nil:
+		logger.Error("in-process scripts cannot run: no interpreter worker can be started", "error", err)
+		launch = func() (*workerProc, error) { return nil, err }
+	}
+	return newWorkerExecutor(cfg, launch, logger.Named("worker"))
+}
+
+// newInProcessExecutor returns the executor that interprets scripts in this process: the
+// server's with InServer, or a worker's.
+func newInProcessExecutor(cfg InProcessConfig, logger hclog.Logger) *inProcessExecutor {
 	return &inProcessExecutor{
 		cfg:     cfg,
-		logger:  logger.Named("inproc"),
+		logger:  logger,
 		symbols: filteredSymbols(cfg.AllowGoroutines),
 		scripts: make(map[string]*scriptPool),
 	}

@@ -253,7 +253,8 @@ func parseArgs(args []string) (*options, error) {
 }
 
 func main() {
-	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
+	executor.RunShimIfRequested()   // this binary, re-run to put limits on a script
+	executor.RunWorkerIfRequested() // this binary, re-run as an in-process scripts' worker
 	keepHeapFloor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -301,7 +302,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer closeExecutor(exec, logger)
 	var inproc executor.Executor
 	if o.execMode != "native" {
-		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine}, logger)
+		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine,
+			User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace}, logger)
 		defer closeExecutor(inproc, logger)
 	}
 	srv, err := server.New(server.Config{

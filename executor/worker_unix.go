@@ -1,0 +1,106 @@
+//go:build unix
+
+package executor
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// newWorkerLauncher returns what starts a worker: this binary (or cfg.WorkerPath) re-run
+// with a socket pair as its channel, in a process group of its own and, when the server
+// runs as root, as cfg.User with no supplementary groups, exactly as a native script.
+func newWorkerLauncher(cfg InProcessConfig, logger hclog.Logger) (func() (*workerProc, error), error) {
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		c, err := lookupCredential(cfg.User, cfg.AllowRoot)
+		if err != nil {
+			return nil, err
+		}
+		cred = c
+	}
+	exe, err := resolveShim(cfg.WorkerPath)
+	if err != nil && cred != nil && cfg.WorkerPath == "" {
+		exe, err = execThroughDescriptor()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("interpreter worker: %w", err)
+	}
+	if cred != nil {
+		logger.Debug("in-process scripts run in a worker, unprivileged", "user", cfg.User, "uid", cred.Uid, "gid", cred.Gid)
+	}
+	return func() (*workerProc, error) { return startWorker(exe, cfg, cred) }, nil
+}
+
+// startWorker starts one worker. Its descriptors are the null device (0, 1), a pipe for its
+// stderr (2) and its end of the channel (3): nothing else of the server's.
+func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*workerProc, error) {
+	null, err := devNull()
+	if err != nil {
+		return nil, err
+	}
+	syscall.ForkLock.RLock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	// Our end polls (so closing it ends a blocked read); the worker's end stays blocking,
+	// which keeps the worker's runtime from opening an epoll descriptor for it.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		_ = unix.Close(fds[0])
+		_ = unix.Close(fds[1])
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	channel := os.NewFile(uintptr(fds[0]), "worker channel")
+	theirs := os.NewFile(uintptr(fds[1]), "worker channel (worker's end)")
+	defer func() { _ = theirs.Close() }()
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		_ = channel.Close()
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	defer func() { _ = stderrW.Close() }()
+	proc, err := os.StartProcess(exe, workerArgs(exe, cfg, "-"), &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{},
+		Files: []*os.File{null, null, stderrW, theirs},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
+	})
+	if err != nil {
+		_ = channel.Close()
+		_ = stderrR.Close()
+		return nil, fmt.Errorf("start %s: %w", exe, err)
+	}
+	pid := proc.Pid
+	return &workerProc{
+		pid:     pid,
+		channel: channel,
+		stderr:  stderrR,
+		kill: func() {
+			// The group reaches anything the worker started; the worker itself first,
+			// while its pid cannot have been reused (it is not reaped before wait).
+			_ = proc.Kill()
+			_ = unix.Kill(-pid, unix.SIGKILL)
+		},
+		wait: func() string {
+			state, err := proc.Wait()
+			_ = unix.Kill(-pid, unix.SIGKILL)
+			if err != nil {
+				return err.Error()
+			}
+			if err := exitError(state); err != nil {
+				return err.Error()
+			}
+			return "exit status 0"
+		},
+	}, nil
+}
