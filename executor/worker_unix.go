@@ -5,6 +5,7 @@ package executor
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -69,9 +70,11 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*wo
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	defer func() { _ = stderrW.Close() }()
+	closeInheritedOnExec()
 	proc, err := os.StartProcess(exe, workerArgs(exe, cfg, "-"), &os.ProcAttr{
-		Dir:   "/",
-		Env:   []string{},
+		Dir: "/",
+		// Without it the worker's runtime keeps two cgroup files open for its whole life.
+		Env:   []string{"GODEBUG=containermaxprocs=0"},
 		Files: []*os.File{null, null, stderrW, theirs},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
 	})
@@ -103,4 +106,27 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*wo
 			return "exit status 0"
 		},
 	}, nil
+}
+
+// closeInheritedOnExec marks close-on-exec every descriptor above 2 that lacks it: those
+// the server itself inherited (from a shell, a supervisor) would otherwise pass into the
+// worker. Go opens everything of its own close-on-exec.
+func closeInheritedOnExec() {
+	dir := "/proc/self/fd"
+	if _, err := os.Stat(dir); err != nil {
+		dir = "/dev/fd"
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cgihttpd/cgihttpd/executor"
 )
 
 var (
@@ -34,6 +36,9 @@ type Stats struct {
 	Queued         int64 `json:"queued"`
 	Timeouts       int64 `json:"timeouts"`
 	Overloaded     int64 `json:"overloaded_503"`
+	// WorkerRestarts counts the in-process scripts' interpreter workers started to replace
+	// one that died (see executor.WorkerCounter).
+	WorkerRestarts int64 `json:"worker_restarts"`
 }
 
 // counters are the live values behind Stats.
@@ -49,7 +54,16 @@ func (s *Server) Stats() Stats {
 		Queued:         s.count.queued.Load(),
 		Timeouts:       s.count.timeouts.Load(),
 		Overloaded:     s.count.overloaded.Load(),
+		WorkerRestarts: workerRestarts(s.inproc),
 	}
+}
+
+// workerRestarts is e's count of worker restarts, or 0 when it has no workers.
+func workerRestarts(e executor.Executor) int64 {
+	if wc, ok := e.(executor.WorkerCounter); ok {
+		return wc.WorkerRestarts()
+	}
+	return 0
 }
 
 // acquireScriptSlot waits up to QueueTimeout for one of MaxScripts places to run a script.
