@@ -53,9 +53,9 @@ const maxEndMessage = 1024
 // server consumes before it acknowledges: less than outputWindow-outputChunk, so a worker
 // waiting for credit always gets it.
 const (
-	outputWindow = 256 << 10
-	outputChunk  = 32 << 10
-	ackEvery     = 64 << 10
+	outputWindow = 1 << 20
+	outputChunk  = 63 << 10
+	ackEvery     = 256 << 10
 )
 
 // errProtocol reports a record that breaks the channel's protocol.
@@ -114,13 +114,31 @@ func (rw *recordWriter) write(typ uint8, id uint16, content []byte) error {
 	for first := true; first || len(content) > 0; first = false {
 		chunk := content[:min(len(content), fcgiMaxContent)]
 		content = content[len(chunk):]
-		rw.buf = append(rw.buf[:0], fcgiVersion, typ, byte(id>>8), byte(id), byte(len(chunk)>>8), byte(len(chunk)), 0, 0)
-		rw.buf = append(rw.buf, chunk...)
+		rw.buf = appendRecords(rw.buf[:0], typ, id, chunk)
 		if _, err := rw.w.Write(rw.buf); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendRecords appends content as records of type typ to b, as write sends them.
+func appendRecords(b []byte, typ uint8, id uint16, content []byte) []byte {
+	for first := true; first || len(content) > 0; first = false {
+		chunk := content[:min(len(content), fcgiMaxContent)]
+		content = content[len(chunk):]
+		b = append(b, fcgiVersion, typ, byte(id>>8), byte(id), byte(len(chunk)>>8), byte(len(chunk)), 0, 0)
+		b = append(b, chunk...)
+	}
+	return b
+}
+
+// writeRaw sends records made with appendRecords in one write.
+func (rw *recordWriter) writeRaw(records []byte) error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	_, err := rw.w.Write(records)
+	return err
 }
 
 // appendParam appends one FastCGI name-value pair (§3.4).

@@ -21,7 +21,7 @@ import (
 type InProcessConfig struct {
 	// AllowGoroutines lets scripts use go statements and callback APIs such as time.AfterFunc.
 	// A panic on such a goroutine cannot be recovered and ends the process that runs the
-	// interpreter: the worker (which is then replaced), or the server with InServer.
+	// interpreter: the worker (which is then replaced), or the server (see Isolation).
 	AllowGoroutines bool
 	// MaxInterpreters bounds the interpreters per script, and so how many requests run it at
 	// once (more wait for one to be free); 0 means 16.
@@ -36,12 +36,14 @@ type InProcessConfig struct {
 	// WorkerPath is the worker's program (this very binary, re-run; see
 	// RunWorkerIfRequested); "" means os.Executable. As root it must be executable by User.
 	WorkerPath string
-	// InServer runs the interpreters inside the server's own process instead of a worker:
-	// no process boundary, so a script has the server's privileges and memory, and a crash
-	// on a script's goroutine ends the server. It is ignored when the server runs as root
-	// and AllowRoot is not set. Platforms without workers (Windows, for now) always run
+	// Isolation chooses where the interpreters run: "worker", a worker process; "server",
+	// the server's own process, where a script has the server's privileges and memory and a
+	// panic on a script's goroutine ends the server (refused when the server runs as root
+	// without AllowRoot); "" the default: a worker when the server runs as root or
+	// AllowGoroutines is set, else the server, as a worker's channel costs several times
+	// the run of a small script. Platforms without workers (Windows, for now) always run
 	// scripts in the server.
-	InServer bool
+	Isolation string
 }
 
 // inProcessExecutor runs Go source files ("package main" with "func main()") inside the
@@ -70,11 +72,12 @@ var (
 	_ Preflighter = (*inProcessExecutor)(nil)
 )
 
-// NewInProcess returns the executor for .go scripts. On Unix the interpreters run in a
-// worker process that holds exactly a native script's privileges (cfg.User when the server
-// runs as root) and nothing of the server's; a worker that cannot be started fails each
-// run with ErrStart, and the reason is logged. Elsewhere, and with cfg.InServer, they run
-// inside the server, sharing its memory, user and file system access.
+// NewInProcess returns the executor for .go scripts. Where cfg.Isolation puts them in a
+// worker (always when the server runs as root), the interpreters run in a worker process
+// that holds exactly a native script's privileges (cfg.User when the server runs as root)
+// and nothing of the server's; a worker that cannot be started fails each run with
+// ErrStart, and the reason is logged. Otherwise they run inside the server, sharing its
+// memory, user and file system access.
 func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -89,11 +92,24 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = 2 * time.Second
 	}
-	if cfg.InServer && os.Geteuid() == 0 && !cfg.AllowRoot {
-		logger.Warn("in-process scripts run in a worker all the same: the server runs as root")
-		cfg.InServer = false
+	root := os.Geteuid() == 0
+	switch cfg.Isolation {
+	case "":
+		cfg.Isolation = "server"
+		if root || cfg.AllowGoroutines {
+			cfg.Isolation = "worker"
+		}
+	case "server":
+		if root && !cfg.AllowRoot {
+			logger.Warn("in-process scripts run in a worker all the same: the server runs as root")
+			cfg.Isolation = "worker"
+		}
+	case "worker":
+	default:
+		logger.Warn("unknown isolation for in-process scripts; they run in a worker", "isolation", cfg.Isolation)
+		cfg.Isolation = "worker"
 	}
-	if cfg.InServer {
+	if cfg.Isolation == "server" {
 		return newInProcessExecutor(cfg, logger)
 	}
 	launch, err := newWorkerLauncher(cfg, logger)
@@ -109,7 +125,7 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 }
 
 // newInProcessExecutor returns the executor that interprets scripts in this process: the
-// server's with InServer, or a worker's.
+// server's, or a worker's.
 func newInProcessExecutor(cfg InProcessConfig, logger hclog.Logger) *inProcessExecutor {
 	return &inProcessExecutor{
 		cfg:     cfg,

@@ -87,14 +87,14 @@ func (c *workerConn) begin(inv *Invocation) (*workerReq, error) {
 			params = appendParam(params, k, v)
 		}
 	}
-	err := c.out.write(fcgiBeginRequest, req.id, []byte{0, fcgiResponder, fcgiKeepConn, 0, 0, 0, 0, 0})
-	if err == nil {
-		err = c.out.write(fcgiParams, req.id, params)
+	// One write for the whole request when it has no body: every write wakes the worker.
+	records := appendRecords(nil, fcgiBeginRequest, req.id, []byte{0, fcgiResponder, fcgiKeepConn, 0, 0, 0, 0, 0})
+	records = appendRecords(records, fcgiParams, req.id, params)
+	records = appendRecords(records, fcgiParams, req.id, nil)
+	if inv.Stdin == nil {
+		records = appendRecords(records, fcgiStdin, req.id, nil)
 	}
-	if err == nil {
-		err = c.out.write(fcgiParams, req.id, nil)
-	}
-	if err != nil {
+	if err := c.out.writeRaw(records); err != nil {
 		c.end(req)
 		c.fail(fmt.Errorf("write to the channel: %w", err))
 		return nil, fmt.Errorf("%w: %w", ErrWorkerDied, err)
@@ -113,8 +113,7 @@ func (c *workerConn) end(req *workerReq) {
 // returned channel is closed when the copy has stopped.
 func (c *workerConn) sendStdin(req *workerReq, body io.Reader) <-chan struct{} {
 	done := make(chan struct{})
-	if body == nil {
-		_ = c.out.write(fcgiStdin, req.id, nil)
+	if body == nil { // begin sent its end
 		close(done)
 		return done
 	}

@@ -113,7 +113,13 @@ func TestInProcessWorkerKilled(t *testing.T) {
 		"ok.go":   goHeader + "func main() { fmt.Print(\"Content-Type: text/plain\\n\\nok\") }\n",
 		"slow.go": goHeader + "func main() { time.Sleep(30 * time.Second); fmt.Print(\"Content-Type: text/plain\\n\\nslow\") }\n",
 	})
-	base, logs := inprocServer(t, root, "auto", 60*time.Second)
+	logs := &testutil.SyncBuffer{}
+	base, _ := inprocServer(t, root, "auto", 60*time.Second, func(c *server.Config) {
+		e := executor.NewInProcess(executor.InProcessConfig{Isolation: "worker"},
+			hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
+		c.InProcess = e
+		t.Cleanup(func() { _ = e.(io.Closer).Close() })
+	})
 	if rep, body := fetch(t, http.DefaultClient, "GET", base+"/cgi-bin/ok.go", ""); rep.StatusCode != 200 {
 		t.Fatalf("warm-up: status %d: %s", rep.StatusCode, body)
 	}
