@@ -94,7 +94,8 @@ Flags:
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
       --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
       --inproc-allow-goroutines
-                          let in-process scripts start goroutines (a panic in one ends the server)
+                          let in-process scripts start goroutines (they then run in a worker process,
+                          which a panic in one ends and which is replaced)
       --max-scripts N     scripts running at once; more wait, then get 503 (default 8 per CPU)
       --queue-timeout DURATION
                           how long a request waits for a free script slot (default 5s)
