@@ -171,6 +171,7 @@ func (e *workerExecutor) start(ctx context.Context, delay time.Duration) (*worke
 	go func() {
 		defer e.conns.Done()
 		c.serve()
+		defer close(c.dead) // after e.conn is cleared: a run that sees it dead starts another
 		e.mu.Lock()
 		if e.conn == c {
 			e.conn = nil
@@ -196,13 +197,20 @@ func (e *workerExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	}
-	c, err := e.get(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
-	}
-	req, err := c.begin(inv)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+	var c *workerConn
+	var req *workerReq
+	for try := 0; req == nil; try++ {
+		var err error
+		if c, err = e.get(ctx); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+		}
+		// A worker that died just now fails the run only if its successor does too.
+		if req, err = c.begin(inv); err != nil && (try > 0 || !errors.Is(err, ErrWorkerDied)) {
+			return fmt.Errorf("%w: %s: %w", ErrStart, inv.Path, err)
+		}
+		if err != nil {
+			<-c.dead
+		}
 	}
 	defer c.end(req)
 	if inv.Started != nil {

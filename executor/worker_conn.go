@@ -184,7 +184,7 @@ func (r *workerReq) deliver(ev workerEvent) error {
 }
 
 // serve reads the worker's records until the channel ends, then waits for the worker to
-// exit and records why it died.
+// exit and records why it died in deathErr. Its caller closes dead.
 func (c *workerConn) serve() {
 	var stderrTail bytes.Buffer
 	stderrDone := make(chan struct{})
@@ -238,7 +238,6 @@ func (c *workerConn) serve() {
 		c.logger.Debug("interpreter worker stderr", "pid", c.proc.pid, "stderr", s)
 	}
 	c.deathErr = errors.New(reason)
-	close(c.dead)
 }
 
 // fail gives up on the worker: it is killed, and every run in flight fails. The first
