@@ -33,7 +33,6 @@ type cgroups struct {
 	memory   bool   // memory.max can be set in run groups
 	v1Memory string // our directory in a cgroup v1 memory hierarchy, when v2 has no memory
 	memLimit uint64
-	next     atomic.Uint64
 	logger   hclog.Logger
 
 	mu     sync.Mutex
@@ -156,9 +155,13 @@ func (c *cgroups) start(uid int) *cgroupRun {
 }
 
 // runName names a new run group; the pid lets a later server remove what a dead one left.
+// The sequence is the process's, not c's: the native executor and the interpreter worker
+// each have a cgroups under the same parent.
 func (c *cgroups) runName() string {
-	return fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1))
+	return fmt.Sprintf("run-%d-%d", os.Getpid(), runSeq.Add(1))
 }
+
+var runSeq atomic.Uint64
 
 func (c *cgroups) takeIdle() *cgroupV2Run {
 	c.mu.Lock()

@@ -74,12 +74,21 @@ type recordReader struct {
 	buf []byte
 }
 
+// recordBufferSize holds any record's content and padding.
+const recordBufferSize = fcgiMaxContent + 255
+
+// newRecordReader reads records from r, through a small buffer: small records come many to a
+// read, and a large content is read straight where it goes.
 func newRecordReader(r io.Reader) *recordReader {
-	return &recordReader{r: bufio.NewReaderSize(r, 64<<10), buf: make([]byte, fcgiMaxContent+255)}
+	return &recordReader{r: bufio.NewReaderSize(r, 4096), buf: make([]byte, recordBufferSize)}
 }
 
-// next reads one record. It returns io.EOF only at a record boundary.
-func (rr *recordReader) next() (record, error) {
+// next reads one record into the reader's own buffer. It returns io.EOF only at a record
+// boundary.
+func (rr *recordReader) next() (record, error) { return rr.readInto(rr.buf) }
+
+// readInto reads one record whose content lands in buf, of length recordBufferSize.
+func (rr *recordReader) readInto(buf []byte) (record, error) {
 	var h [fcgiHeaderLen]byte
 	if _, err := io.ReadFull(rr.r, h[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -91,10 +100,10 @@ func (rr *recordReader) next() (record, error) {
 		return record{}, fmt.Errorf("%w: version %d", errProtocol, h[0])
 	}
 	n := int(binary.BigEndian.Uint16(h[4:6])) + int(h[6])
-	if _, err := io.ReadFull(rr.r, rr.buf[:n]); err != nil {
+	if _, err := io.ReadFull(rr.r, buf[:n]); err != nil {
 		return record{}, fmt.Errorf("%w: truncated record: %w", errProtocol, err)
 	}
-	return record{typ: h[1], id: binary.BigEndian.Uint16(h[2:4]), content: rr.buf[:binary.BigEndian.Uint16(h[4:6])]}, nil
+	return record{typ: h[1], id: binary.BigEndian.Uint16(h[2:4]), content: buf[:binary.BigEndian.Uint16(h[4:6])]}, nil
 }
 
 // recordWriter writes whole records to a stream shared by many goroutines.
@@ -108,19 +117,34 @@ func newRecordWriter(w io.Writer) *recordWriter { return &recordWriter{w: w} }
 
 // write sends content as records of type typ, split at fcgiMaxContent; empty content is one
 // empty record (the end of a stream).
+// A content this large is written after its header rather than copied behind it.
 func (rw *recordWriter) write(typ uint8, id uint16, content []byte) error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	for first := true; first || len(content) > 0; first = false {
 		chunk := content[:min(len(content), fcgiMaxContent)]
 		content = content[len(chunk):]
-		rw.buf = appendRecords(rw.buf[:0], typ, id, chunk)
+		if len(chunk) < largeContent {
+			rw.buf = appendRecords(rw.buf[:0], typ, id, chunk)
+			if _, err := rw.w.Write(rw.buf); err != nil {
+				return err
+			}
+			continue
+		}
+		rw.buf = appendRecords(rw.buf[:0], typ, id, nil)
+		rw.buf[4], rw.buf[5] = byte(len(chunk)>>8), byte(len(chunk))
 		if _, err := rw.w.Write(rw.buf); err != nil {
+			return err
+		}
+		if _, err := rw.w.Write(chunk); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// largeContent is the size from which write saves a copy for a system call.
+const largeContent = 16 << 10
 
 // appendRecords appends content as records of type typ to b, as write sends them.
 func appendRecords(b []byte, typ uint8, id uint16, content []byte) []byte {

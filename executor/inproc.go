@@ -33,6 +33,9 @@ type InProcessConfig struct {
 	User      string
 	AllowRoot bool
 	KillGrace time.Duration
+	// MemoryBytes limits a worker's memory, all its scripts together, as Limits.MemoryBytes
+	// limits a native script's: through its own cgroup, on Linux as root.
+	MemoryBytes uint64
 	// WorkerPath is the worker's program (this very binary, re-run; see
 	// RunWorkerIfRequested); "" means os.Executable. As root it must be executable by User.
 	WorkerPath string
@@ -112,7 +115,7 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 	if cfg.Isolation == "server" {
 		return newInProcessExecutor(cfg, logger)
 	}
-	launch, err := newWorkerLauncher(cfg, logger)
+	launch, release, err := newWorkerLauncher(cfg, logger)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		logger.Debug("no interpreter workers on this platform: in-process scripts run inside the server")
@@ -121,7 +124,9 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 		logger.Error("in-process scripts cannot run: no interpreter worker can be started", "error", err)
 		launch = func() (*workerProc, error) { return nil, err }
 	}
-	return newWorkerExecutor(cfg, launch, logger.Named("worker"))
+	e := newWorkerExecutor(cfg, launch, logger.Named("worker"))
+	e.release = release
+	return e
 }
 
 // newInProcessExecutor returns the executor that interprets scripts in this process: the

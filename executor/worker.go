@@ -39,6 +39,7 @@ type workerProc struct {
 type workerExecutor struct {
 	cfg      InProcessConfig
 	launch   func() (*workerProc, error)
+	release  func() // what Close releases after the last worker, or nil
 	logger   hclog.Logger
 	restarts atomic.Int64
 	conns    sync.WaitGroup // every conn's reaper
@@ -94,6 +95,9 @@ func (e *workerExecutor) Close() error {
 		c.fail(errors.New("the executor was closed"))
 	}
 	e.conns.Wait()
+	if e.release != nil {
+		e.release()
+	}
 	return nil
 }
 
@@ -251,17 +255,19 @@ func (e *workerExecutor) collect(ctx context.Context, c *workerConn, req *worker
 		case <-req.notify:
 			chunks, endRequest = req.take(chunks[:0])
 			for _, ch := range chunks {
+				data := ch.data
 				switch {
 				case stopErr != nil: // dropped, but still acknowledged below
 				case ch.stderr:
-					_, _ = stderr.Write(ch.data)
+					_, _ = stderr.Write(data)
 				default:
-					if _, err := stdout.Write(ch.data); err != nil {
+					if _, err := stdout.Write(data); err != nil {
 						abort(fmt.Errorf("write output: %w", err))
 					}
 				}
-				consumed += len(ch.data)
-				unacked += len(ch.data)
+				consumed += len(data)
+				unacked += len(data)
+				chunkBuffers.Put(ch.buf)
 			}
 			req.consumed(consumed)
 			consumed = 0

@@ -52,7 +52,11 @@ type workerReq struct {
 type workerChunk struct {
 	stderr bool
 	data   []byte
+	buf    *[]byte // data's buffer, from chunkBuffers, to which the run gives it back
 }
+
+// chunkBuffers hold output records from the channel's reader to the run.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, recordBufferSize); return &b }}
 
 // begin allocates a request id and sends the request's BEGIN_REQUEST and PARAMS.
 func (c *workerConn) begin(inv *Invocation) (*workerReq, error) {
@@ -161,26 +165,28 @@ func (r *workerReq) consumed(n int) {
 	r.mu.Unlock()
 }
 
-// deliver hands one checked record to its run.
-func (r *workerReq) deliver(ev workerEvent) error {
+// deliver hands one checked record to its run; kept reports that the run now owns buf,
+// which holds ev's content.
+func (r *workerReq) deliver(ev workerEvent, buf *[]byte) (kept bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.end != nil {
-		return fmt.Errorf("%w: record type %d after the end of request %d", errProtocol, ev.typ, r.id)
+		return false, fmt.Errorf("%w: record type %d after the end of request %d", errProtocol, ev.typ, r.id)
 	}
 	if ev.typ == fcgiEndRequest {
 		r.end = &ev
 	} else if len(ev.data) > 0 {
 		if r.pending += len(ev.data); r.pending > outputWindow {
-			return fmt.Errorf("%w: request %d sent more than its window", errProtocol, r.id)
+			return false, fmt.Errorf("%w: request %d sent more than its window", errProtocol, r.id)
 		}
-		r.chunks = append(r.chunks, workerChunk{stderr: ev.typ == fcgiStderr, data: bytes.Clone(ev.data)})
+		r.chunks = append(r.chunks, workerChunk{stderr: ev.typ == fcgiStderr, data: ev.data, buf: buf})
+		kept = true
 	}
 	select {
 	case r.notify <- struct{}{}:
 	default:
 	}
-	return nil
+	return kept, nil
 }
 
 // serve reads the worker's records until the channel ends, then waits for the worker to
@@ -195,8 +201,9 @@ func (c *workerConn) serve() {
 	}()
 	rr := newRecordReader(c.proc.channel)
 	var readErr error
+	buf := chunkBuffers.Get().(*[]byte)
 	for {
-		rec, err := rr.next()
+		rec, err := rr.readInto(*buf)
 		if err != nil {
 			readErr = err
 			break
@@ -208,8 +215,10 @@ func (c *workerConn) serve() {
 			c.mu.Unlock()
 			if req == nil {
 				err = fmt.Errorf("%w: record type %d for request %d, which is not in flight", errProtocol, ev.typ, ev.id)
-			} else {
-				err = req.deliver(ev)
+			} else if kept, derr := req.deliver(ev, buf); derr != nil {
+				err = derr
+			} else if kept {
+				buf = chunkBuffers.Get().(*[]byte)
 			}
 		}
 		if err != nil {

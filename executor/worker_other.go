@@ -10,6 +10,6 @@ import (
 
 // newWorkerLauncher: there are no interpreter workers here yet, so in-process scripts run
 // inside the server (see NewInProcess).
-func newWorkerLauncher(InProcessConfig, hclog.Logger) (func() (*workerProc, error), error) {
-	return nil, errors.ErrUnsupported
+func newWorkerLauncher(InProcessConfig, hclog.Logger) (launch func() (*workerProc, error), release func(), err error) {
+	return nil, nil, errors.ErrUnsupported
 }

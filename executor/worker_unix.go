@@ -15,12 +15,16 @@ import (
 // newWorkerLauncher returns what starts a worker: this binary (or cfg.WorkerPath) re-run
 // with a socket pair as its channel, in a process group of its own and, when the server
 // runs as root, as cfg.User with no supplementary groups, exactly as a native script.
-func newWorkerLauncher(cfg InProcessConfig, logger hclog.Logger) (func() (*workerProc, error), error) {
+//
+// On Linux as root each worker also gets a cgroup of its own, as a native script's run does
+// (with MemoryBytes as its memory limit where the controller can be used); the worker joins
+// a v1 memory group itself before it runs anything. release removes what the groups keep.
+func newWorkerLauncher(cfg InProcessConfig, logger hclog.Logger) (launch func() (*workerProc, error), release func(), err error) {
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		c, err := lookupCredential(cfg.User, cfg.AllowRoot)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cred = c
 	}
@@ -29,17 +33,32 @@ func newWorkerLauncher(cfg InProcessConfig, logger hclog.Logger) (func() (*worke
 		exe, err = execThroughDescriptor()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("interpreter worker: %w", err)
+		return nil, nil, fmt.Errorf("interpreter worker: %w", err)
 	}
+	uid := -1
 	if cred != nil {
+		uid = int(cred.Uid)
 		logger.Debug("in-process scripts run in a worker, unprivileged", "user", cfg.User, "uid", cred.Uid, "gid", cred.Gid)
 	}
-	return func() (*workerProc, error) { return startWorker(exe, cfg, cred) }, nil
+	groups := newCgroups(cfg.MemoryBytes, logger)
+	if cfg.MemoryBytes > 0 && !groups.memoryLimited() {
+		logger.Warn("cannot limit the interpreter worker's memory here: that needs cgroups with the memory controller, as root")
+	}
+	launch = func() (*workerProc, error) { return startWorker(exe, cfg, cred, groups.start(uid)) }
+	return launch, groups.close, nil
 }
+
+// channelBufferSize is the channel's socket send buffer, each way (the kernel may cap it).
+const channelBufferSize = 1 << 20
 
 // startWorker starts one worker. Its descriptors are the null device (0, 1), a pipe for its
 // stderr (2) and its end of the channel (3): nothing else of the server's.
-func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*workerProc, error) {
+func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential, group *cgroupRun) (proc *workerProc, err error) {
+	defer func() {
+		if err != nil {
+			group.end()
+		}
+	}()
 	null, err := devNull()
 	if err != nil {
 		return nil, err
@@ -53,6 +72,10 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*wo
 	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	// Room for a stream of output in flight, as a grown pipe has for a native script.
+	for _, fd := range fds {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, channelBufferSize)
 	}
 	// Our end polls (so closing it ends a blocked read); the worker's end stays blocking,
 	// which keeps the worker's runtime from opening an epoll descriptor for it.
@@ -71,19 +94,21 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*wo
 	}
 	defer func() { _ = stderrW.Close() }()
 	closeInheritedOnExec()
-	proc, err := os.StartProcess(exe, workerArgs(exe, cfg, "-"), &os.ProcAttr{
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	group.apply(sys)
+	p, err := os.StartProcess(exe, workerArgs(exe, cfg, group.shimProcs()), &os.ProcAttr{
 		Dir: "/",
 		// Without it the worker's runtime keeps two cgroup files open for its whole life.
 		Env:   []string{"GODEBUG=containermaxprocs=0"},
 		Files: []*os.File{null, null, stderrW, theirs},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: cred},
+		Sys:   sys,
 	})
 	if err != nil {
 		_ = channel.Close()
 		_ = stderrR.Close()
 		return nil, fmt.Errorf("start %s: %w", exe, err)
 	}
-	pid := proc.Pid
+	pid := p.Pid
 	return &workerProc{
 		pid:     pid,
 		channel: channel,
@@ -91,12 +116,13 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential) (*wo
 		kill: func() {
 			// The group reaches anything the worker started; the worker itself first,
 			// while its pid cannot have been reused (it is not reaped before wait).
-			_ = proc.Kill()
+			_ = p.Kill()
 			_ = unix.Kill(-pid, unix.SIGKILL)
 		},
 		wait: func() string {
-			state, err := proc.Wait()
+			state, err := p.Wait()
 			_ = unix.Kill(-pid, unix.SIGKILL)
+			group.end() // reaches what left the process group
 			if err != nil {
 				return err.Error()
 			}

@@ -304,7 +304,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var inproc executor.Executor
 	if o.execMode != "native" {
 		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine,
-			User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace}, logger)
+			User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, MemoryBytes: o.limits.rlimits.MemoryBytes}, logger)
 		defer closeExecutor(inproc, logger)
 	}
 	srv, err := server.New(server.Config{
