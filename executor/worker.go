@@ -50,6 +50,7 @@ type workerExecutor struct {
 	started   int           // workers started
 	lastStart time.Time
 	backoff   time.Duration
+	startErr  error // why the last start failed; nil after a success
 	closed    bool
 }
 
@@ -122,8 +123,14 @@ func (e *workerExecutor) get(ctx context.Context) (*workerConn, error) {
 				return nil, context.Cause(ctx)
 			}
 		}
-		e.starting = make(chan struct{})
 		delay := time.Until(e.lastStart.Add(e.backoff))
+		if e.startErr != nil && delay > 0 {
+			// Starting failed just now: fail at once rather than hold requests for it.
+			err := e.startErr
+			e.mu.Unlock()
+			return nil, err
+		}
+		e.starting = make(chan struct{})
 		e.mu.Unlock()
 		c, err := e.start(ctx, delay)
 		e.mu.Lock()
@@ -158,13 +165,16 @@ func (e *workerExecutor) start(ctx context.Context, delay time.Duration) (*worke
 	e.mu.Unlock()
 	proc, err := e.launch()
 	if err != nil {
+		err = fmt.Errorf("start the interpreter worker: %w", err)
 		e.mu.Lock()
 		e.backoff = min(max(2*e.backoff, minBackoff), maxBackoff)
+		e.startErr = err
 		e.mu.Unlock()
 		e.logger.Error("cannot start an interpreter worker", "error", err)
-		return nil, fmt.Errorf("start the interpreter worker: %w", err)
+		return nil, err
 	}
 	e.mu.Lock()
+	e.startErr = nil
 	if e.started++; e.started > 1 {
 		e.restarts.Add(1)
 	}

@@ -160,3 +160,23 @@ func TestWorkerHostileRecords(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestWorkerStartFails: a worker that cannot start fails the run with ErrStart, and the
+// runs during the backoff that follows fail at once instead of waiting for it.
+func TestWorkerStartFails(t *testing.T) {
+	launches := 0
+	e := newWorkerExecutor(InProcessConfig{KillGrace: time.Second}, func() (*workerProc, error) {
+		launches++
+		return nil, errors.New("no such binary")
+	}, hclog.NewNullLogger())
+	defer func() { _ = e.Close() }()
+	start := time.Now()
+	for range 3 {
+		if err := e.Run(context.Background(), &Invocation{Path: "/x.go"}); !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), "no such binary") {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	if launches != 1 || time.Since(start) > time.Second {
+		t.Errorf("%d launches in %v, want 1 at once", launches, time.Since(start))
+	}
+}
