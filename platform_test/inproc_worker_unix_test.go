@@ -114,12 +114,10 @@ func TestInProcessWorkerKilled(t *testing.T) {
 		"slow.go": goHeader + "func main() { time.Sleep(30 * time.Second); fmt.Print(\"Content-Type: text/plain\\n\\nslow\") }\n",
 	})
 	logs := &testutil.SyncBuffer{}
-	base, _ := inprocServer(t, root, "auto", 60*time.Second, func(c *server.Config) {
-		e := executor.NewInProcess(executor.InProcessConfig{Isolation: "worker"},
-			hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
-		c.InProcess = e
-		t.Cleanup(func() { _ = e.(io.Closer).Close() })
-	})
+	e := executor.NewInProcess(executor.InProcessConfig{Isolation: "worker"},
+		hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
+	t.Cleanup(func() { _ = e.(io.Closer).Close() })
+	base, _ := inprocServer(t, root, "auto", 60*time.Second, func(c *server.Config) { c.InProcess = e })
 	if rep, body := fetch(t, http.DefaultClient, "GET", base+"/cgi-bin/ok.go", ""); rep.StatusCode != 200 {
 		t.Fatalf("warm-up: status %d: %s", rep.StatusCode, body)
 	}
@@ -150,6 +148,9 @@ func TestInProcessWorkerKilled(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "interpreter worker died") {
 		t.Errorf("no log line says that the worker died:\n%s", logs)
+	}
+	if n := e.(executor.WorkerCounter).WorkerRestarts(); n != 1 {
+		t.Errorf("worker restarts = %d, want 1", n)
 	}
 }
 
