@@ -180,3 +180,33 @@ func TestInProcessGoroutinePanic(t *testing.T) {
 		t.Errorf("the worker's death is not logged with its reason:\n%s", workerLogs)
 	}
 }
+
+// TestInProcessWorkerOutOfMemory: as root where cgroups can limit memory, a script that
+// allocates without bound gets its worker killed, not the server: a 502, then a 200.
+func TestInProcessWorkerOutOfMemory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only then does the worker get a cgroup")
+	}
+	testutil.CheckLeaks(t)
+	root := writeScripts(t, map[string]string{
+		"ok.go":  goHeader + "func main() { fmt.Print(\"Content-Type: text/plain\\n\\nok\") }\n",
+		"hog.go": goHeader + "func main() {\n\tvar keep [][]byte\n\tfor i := 0; i < 4096; i++ {\n\t\tb := make([]byte, 1<<20)\n\t\tfor j := 0; j < len(b); j += 4096 {\n\t\t\tb[j] = 1\n\t\t}\n\t\tkeep = append(keep, b)\n\t}\n\tfmt.Print(\"Content-Type: text/plain\\n\\n\", len(keep))\n}\n",
+	})
+	logs := &testutil.SyncBuffer{}
+	e := executor.NewInProcess(executor.InProcessConfig{Isolation: "worker", MemoryBytes: 128 << 20},
+		hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}))
+	t.Cleanup(func() { _ = e.(io.Closer).Close() })
+	if strings.Contains(logs.String(), "cannot limit the interpreter worker's memory") {
+		t.Skip("no memory cgroup here")
+	}
+	base, _ := inprocServer(t, root, "auto", 30*time.Second, func(c *server.Config) { c.InProcess = e })
+	if rep, body := fetch(t, http.DefaultClient, "GET", base+"/cgi-bin/hog.go", ""); rep.StatusCode != http.StatusBadGateway {
+		t.Errorf("the hog: status %d, want 502: %.200s", rep.StatusCode, body)
+	}
+	if rep, body := fetch(t, http.DefaultClient, "GET", base+"/cgi-bin/ok.go", ""); rep.StatusCode != 200 {
+		t.Errorf("after the hog: status %d: %s", rep.StatusCode, body)
+	}
+	if !strings.Contains(logs.String(), "interpreter worker died") {
+		t.Errorf("no log line says that the worker died:\n%s", logs)
+	}
+}
