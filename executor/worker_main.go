@@ -168,9 +168,8 @@ func (w *workerServer) run(r *workerRun) {
 		r.cancel()
 		r.stdin.Close()
 	}()
-	inv := &Invocation{Stdin: r.stdin,
-		Stdout: &channelWriter{w: w.out, typ: fcgiStdout, id: r.id, credit: r.credit},
-		Stderr: &channelWriter{w: w.out, typ: fcgiStderr, id: r.id, credit: r.credit}}
+	out := &runOutput{ch: w.out, id: r.id, credit: r.credit}
+	inv := &Invocation{Stdin: r.stdin, Stdout: out.stream(fcgiStdout), Stderr: out.stream(fcgiStderr)}
 	err := parseParams(r.params, func(name, value string) {
 		switch name {
 		case paramPath:
@@ -208,7 +207,7 @@ func (w *workerServer) run(r *workerRun) {
 			msg = strings.Replace(msg, sentinel.Error()+": ", "", 1)
 		}
 	}
-	_ = w.out.write(fcgiEndRequest, r.id, endRequestBody(status, proto, msg))
+	_ = out.finish(appendRecords(nil, fcgiEndRequest, r.id, endRequestBody(status, proto, msg)))
 }
 
 // Names of the PARAMS that are not environment variables: no variable's name has a "=".
@@ -216,71 +215,6 @@ const (
 	paramPath = "=path"
 	paramArg  = "=arg"
 )
-
-// channelWriter sends one run's stdout or stderr as records, within the credit that the
-// server grants the run.
-type channelWriter struct {
-	w      *recordWriter
-	typ    uint8
-	id     uint16
-	credit *outputCredit
-}
-
-func (c *channelWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		chunk := p[:min(len(p), outputChunk)]
-		if err := c.credit.take(len(chunk)); err != nil {
-			return n, err
-		}
-		if err := c.w.write(c.typ, c.id, chunk); err != nil {
-			return n, err
-		}
-		n += len(chunk)
-		p = p[len(chunk):]
-	}
-	return n, nil
-}
-
-// outputCredit counts the bytes a run may still send before the server consumes some.
-type outputCredit struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	avail int
-	ctx   context.Context
-}
-
-func newOutputCredit(ctx context.Context) *outputCredit {
-	c := &outputCredit{avail: outputWindow, ctx: ctx}
-	c.cond = sync.NewCond(&c.mu)
-	context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	return c
-}
-
-// take waits until n bytes may be sent, or the run is cancelled.
-func (c *outputCredit) take(n int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.avail < n {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		c.cond.Wait()
-	}
-	c.avail -= n
-	return nil
-}
-
-func (c *outputCredit) add(n int) {
-	c.mu.Lock()
-	c.avail = min(c.avail+n, outputWindow)
-	c.cond.Broadcast()
-	c.mu.Unlock()
-}
 
 // inputBuffer is a run's stdin as it arrives: the worker's reader never waits for a script
 // to read, so one slow script cannot hold up the others' records. The server bounds a
