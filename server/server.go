@@ -23,7 +23,8 @@
 // Every request path is resolved inside Config.Root, symlinks included; a script gets an
 // environment built from nothing, a deadline (Config.Timeout), a bounded request body, and
 // is stopped with everything it started when the client goes away. When the process runs as
-// root on Unix, native scripts run as nobody (executor.Config.User).
+// root on Unix, scripts run as nobody (executor.Config.User): native ones directly, in-process
+// ones in their interpreter worker.
 package server
 
 import (
