@@ -109,9 +109,16 @@ func main() {
 // the next one, within a second, is answered by a new worker, and the restart is counted.
 func TestInProcessWorkerKilled(t *testing.T) {
 	testutil.CheckLeaks(t)
+	// The slow script marks its start in a directory that the script user may write.
+	marks := testutil.WorldDir(t)
+	if err := os.Chmod(marks, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(marks, "started")
 	root := writeScripts(t, map[string]string{
-		"ok.go":   goHeader + "func main() { fmt.Print(\"Content-Type: text/plain\\n\\nok\") }\n",
-		"slow.go": goHeader + "func main() { time.Sleep(30 * time.Second); fmt.Print(\"Content-Type: text/plain\\n\\nslow\") }\n",
+		"ok.go": goHeader + "func main() { fmt.Print(\"Content-Type: text/plain\\n\\nok\") }\n",
+		"slow.go": goHeader + "func main() {\n\tos.WriteFile(" + strconv.Quote(started) + ", nil, 0o644)\n" +
+			"\ttime.Sleep(30 * time.Second)\n\tfmt.Print(\"Content-Type: text/plain\\n\\nslow\")\n}\n",
 	})
 	logs := &testutil.SyncBuffer{}
 	e := executor.NewInProcess(executor.InProcessConfig{Isolation: "worker"},
@@ -133,7 +140,9 @@ func TestInProcessWorkerKilled(t *testing.T) {
 		rep, _ := fetch(t, http.DefaultClient, "GET", base+"/cgi-bin/slow.go", "")
 		slowStatus = rep.StatusCode
 	}()
-	time.Sleep(300 * time.Millisecond) // the slow script sleeps in the worker
+	if !waitFor(func() bool { _, err := os.Stat(started); return err == nil }) {
+		t.Fatal("the slow script did not start")
+	}
 	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
