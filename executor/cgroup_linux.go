@@ -41,7 +41,6 @@ type cgroups struct {
 	pids   bool   // pids.max can be set in run groups
 	v1     []cgroupV1
 	limits Limits
-	next   atomic.Uint64
 	logger hclog.Logger
 
 	mu     sync.Mutex
@@ -233,8 +232,12 @@ func (c *cgroups) start() *cgroupRun {
 
 // runName names a new run group; the pid lets a later server remove what a dead one left.
 func (c *cgroups) runName() string {
-	return fmt.Sprintf("run-%d-%d", os.Getpid(), c.next.Add(1))
+	return fmt.Sprintf("run-%d-%d", os.Getpid(), runSeq.Add(1))
 }
+
+// runSeq numbers run groups for the whole process, not per cgroups: the native executor and
+// the interpreter worker each have a cgroups under the same parent.
+var runSeq atomic.Uint64
 
 func (c *cgroups) takeIdle() *cgroupV2Run {
 	c.mu.Lock()

@@ -14,10 +14,14 @@
 // # In-process executor
 //
 // NewInProcess returns an executor for Go "scripts" (package main, func main) interpreted
-// inside the server with yaegi: no process is spawned, so it works on every platform and is
-// the fastest way to answer a request with a program. It runs trusted code only: scripts
-// share the server's process and memory, though a filtered standard library, a static check
-// and a deadline keep them from reaching the server's own stdio, environment or processes.
+// with yaegi: no process is spawned per request, so it works on every platform and is the
+// fastest way to answer a request with a program. When the server runs as root on Unix (or
+// scripts may start goroutines) the interpreters live in a long-lived worker process, this
+// binary re-run (see RunWorkerIfRequested), that holds a native script's privileges and
+// nothing of the server's, and talks FastCGI records over a socket pair; a worker that dies
+// fails only its runs and is replaced. Otherwise they share the server's process and memory.
+// Either way a filtered standard library, a static check and a deadline keep scripts from
+// reaching the process's own stdio, environment or processes.
 //
 // # Extra powers
 //

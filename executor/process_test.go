@@ -29,6 +29,7 @@ var child string
 
 func TestMain(m *testing.M) {
 	executor.RunShimIfRequested()
+	executor.RunWorkerIfRequested()
 	if mode := os.Getenv(childModeVar); mode != "" {
 		os.Exit(childMain(mode))
 	}

@@ -15,12 +15,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cgihttpd/cgihttpd/executor"
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 	"github.com/cgihttpd/cgihttpd/server"
 )
@@ -183,7 +185,8 @@ func BenchmarkSpawnShell(b *testing.B) {
 	})
 }
 
-// BenchmarkInProcessHello runs helloGo inside the server (no process).
+// BenchmarkInProcessHello runs helloGo in-process: in the interpreter worker when the
+// server runs as root, else inside the server.
 func BenchmarkInProcessHello(b *testing.B) {
 	root := testutil.WorldDir(b)
 	script := filepath.Join(root, "cgi-bin", "hello.go")
@@ -192,6 +195,34 @@ func BenchmarkInProcessHello(b *testing.B) {
 	}
 	writeSettled(b, script, helloGo, 0o644)
 	benchHandler(b, benchServer(b, root, "inproc"), "/cgi-bin/hello.go")
+	for _, pid := range testutil.ChildProcesses() {
+		if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for _, line := range strings.Split(string(status), "\n") {
+				if strings.HasPrefix(line, "VmRSS:") || strings.HasPrefix(line, "VmHWM:") {
+					b.Logf("interpreter worker %d %s", pid, strings.Join(strings.Fields(line), " "))
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkInServerHello runs helloGo in the server's own process, as before interpreter
+// workers: the difference to BenchmarkInProcessHello is the worker channel's cost.
+func BenchmarkInServerHello(b *testing.B) {
+	root := testutil.WorldDir(b)
+	script := filepath.Join(root, "cgi-bin", "hello.go")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	writeSettled(b, script, helloGo, 0o644)
+	e := executor.NewInProcess(executor.InProcessConfig{Isolation: "server", AllowRoot: true}, nil)
+	testutil.CloseAtEnd(b, e.(io.Closer))
+	srv, err := server.New(server.Config{Root: root, ExecutorMode: "inproc", InProcess: e}, hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Warn}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	testutil.CloseAtEnd(b, srv)
+	benchHandler(b, srv, "/cgi-bin/hello.go")
 }
 
 // BenchmarkCompiledHello runs helloGo compiled, as a process through the native executor.

@@ -32,6 +32,7 @@ const serverSecret = "CGIHTTPD_SERVER_SECRET"
 var master string
 
 func TestMain(m *testing.M) {
+	executor.RunWorkerIfRequested()
 	if os.Getenv(childVar) != "" {
 		os.Exit(childMain())
 	}

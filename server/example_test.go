@@ -35,6 +35,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer func() { _ = os.RemoveAll(root) }()
+	// Run as root, scripts run as nobody, who must be able to read them.
+	must(os.Chmod(root, 0o755))
 	must(os.Mkdir(filepath.Join(root, "cgi-bin"), 0o755))
 	must(os.WriteFile(filepath.Join(root, "hello.txt"), []byte("a static file\n"), 0o644))
 	must(os.WriteFile(filepath.Join(root, "cgi-bin", "hello.go"), []byte(helloScript), 0o644))

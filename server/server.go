@@ -6,7 +6,9 @@
 // # Embedding
 //
 // A Server is safe for concurrent use and is an ordinary http.Handler: mount it in a mux,
-// wrap it in middleware, serve it with any http.Server (see the example). The zero Config
+// wrap it in middleware, serve it with any http.Server (see the example). A program that
+// runs in-process scripts in a worker (as root, see executor.NewInProcess) must call
+// executor.RunWorkerIfRequested first in main, since the worker is the program re-run. The zero Config
 // serves the working directory with /cgi-bin and /htbin as CGI directories; New checks the
 // Config and fails rather than serve something other than what was asked.
 //
@@ -21,7 +23,8 @@
 // Every request path is resolved inside Config.Root, symlinks included; a script gets an
 // environment built from nothing, a deadline (Config.Timeout), a bounded request body, and
 // is stopped with everything it started when the client goes away. When the process runs as
-// root on Unix, native scripts run as nobody (executor.Config.User).
+// root on Unix, scripts run as nobody (executor.Config.User): native ones directly, in-process
+// ones in their interpreter worker.
 package server
 
 import (

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/cgihttpd/cgihttpd/executor"
 )
 
 const defaultQueueTimeout = 5 * time.Second
@@ -18,6 +20,9 @@ type Stats struct {
 	Timeouts       int64 `json:"timeouts"`
 	Overloaded     int64 `json:"overloaded_503"`
 	SpooledBytes   int64 `json:"spooled_bytes"` // request bodies held in memory and temp files now
+	// WorkerRestarts counts the in-process scripts' interpreter workers started to replace
+	// one that died (see executor.WorkerCounter).
+	WorkerRestarts int64 `json:"worker_restarts"`
 }
 
 // counters are the live values behind Stats.
@@ -34,7 +39,16 @@ func (s *Server) Stats() Stats {
 		Timeouts:       s.count.timeouts.Load(),
 		Overloaded:     s.count.overloaded.Load(),
 		SpooledBytes:   s.spool.used.Load(),
+		WorkerRestarts: workerRestarts(s.inproc),
 	}
+}
+
+// workerRestarts is e's count of worker restarts, or 0 when it has no workers.
+func workerRestarts(e executor.Executor) int64 {
+	if wc, ok := e.(executor.WorkerCounter); ok {
+		return wc.WorkerRestarts()
+	}
+	return 0
 }
 
 // acquireScriptSlot waits up to QueueTimeout for one of MaxScripts places to run a script.

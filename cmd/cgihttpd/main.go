@@ -101,7 +101,8 @@ Flags:
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
       --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
       --inproc-allow-goroutines
-                          let in-process scripts start goroutines (a panic in one ends the server)
+                          let in-process scripts start goroutines (they then run in a worker process,
+                          which a panic in one ends and which is replaced)
       --max-scripts N     scripts running at once; more wait, then get 503 (default 8 per CPU)
       --queue-timeout DURATION
                           how long a request waits for a free script slot (default 5s)
@@ -273,7 +274,8 @@ func parseArgs(args []string) (*options, error) {
 }
 
 func main() {
-	executor.RunShimIfRequested() // this binary, re-run to put limits on a script
+	executor.RunShimIfRequested()   // this binary, re-run to put limits on a script
+	executor.RunWorkerIfRequested() // this binary, re-run as an in-process scripts' worker
 	// Before anything else opens a descriptor: what we were started with stays ours.
 	if err := markInheritedCloexec(); err != nil {
 		_, _ = fmt.Fprintf(os.Stderr, "cgihttpd: inherited descriptors: %v\n", err)
@@ -324,7 +326,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer closeExecutor(exec, logger)
 	var inproc executor.Executor
 	if o.execMode != "native" {
-		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine}, logger)
+		inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: o.goroutine,
+			User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, MemoryBytes: o.limits.rlimits.MemoryBytes, PIDs: o.limits.rlimits.PIDs}, logger)
 		defer closeExecutor(inproc, logger)
 	}
 	srv, err := server.New(server.Config{

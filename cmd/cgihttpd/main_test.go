@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cgihttpd/cgihttpd/executor"
+
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
@@ -23,6 +25,7 @@ import (
 const runMainVar = "CGIHTTPD_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
+	executor.RunWorkerIfRequested() // main's workers run this test binary, without runMainVar
 	if os.Getenv(runMainVar) != "" {
 		main()
 		return
