@@ -90,6 +90,10 @@ type Invocation struct {
 	// with a channel that is closed once the script's processes are gone: what the caller
 	// holds for the run (a script slot) can be held until then.
 	Lingering func(gone <-chan struct{})
+
+	// checked is, in an interpreter worker, the fileIdentity of the script that the server
+	// checked; the worker, which can only open the script by name, runs no other file.
+	checked string
 }
 
 // Config configures a native executor. The zero value means the defaults.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,14 +157,28 @@ func (e *inProcessExecutor) CanRun(path string, _ fs.FileInfo) error {
 // IsGoScript reports whether path names a Go source file, which the in-process executor runs.
 func IsGoScript(path string) bool { return strings.EqualFold(filepath.Ext(path), ".go") }
 
-// pool returns the pool for the current version of the script at path, reading and checking
-// its source when it is new or changed.
-func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, error) {
-	var err error
-	if info == nil {
-		if info, err = os.Stat(path); err != nil {
+// pool returns the pool for the current version of inv's script, reading and checking its
+// source when it is new or changed. The source is read from inv.File, the script the caller
+// checked, when there is one; a worker, which gets only the name, opens it and makes sure it
+// is the file that the server checked (inv.checked).
+func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
+	path, f, info := inv.Path, inv.File, inv.Info
+	if f == nil {
+		var err error
+		if f, err = os.Open(path); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
+		defer func() { _ = f.Close() }()
+		info = nil
+	}
+	var err error
+	if info == nil {
+		if info, err = f.Stat(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+	}
+	if inv.checked != "" && fileIdentity(info) != inv.checked {
+		return nil, fmt.Errorf("%w: %s is no longer the file that was checked", ErrStart, path)
 	}
 	e.mu.Lock()
 	p, closed := e.scripts[path], e.closed
@@ -178,7 +193,7 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 		if racy == nil {
 			return p, nil
 		}
-		if src, err = os.ReadFile(path); err != nil {
+		if src, err = readScript(path, f); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		if bytes.Equal(src, *racy) {
@@ -189,7 +204,7 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 		}
 	}
 	if src == nil {
-		if src, err = os.ReadFile(path); err != nil {
+		if src, err = readScript(path, f); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
@@ -212,13 +227,22 @@ func (e *inProcessExecutor) pool(path string, info fs.FileInfo) (*scriptPool, er
 	return p, nil
 }
 
+// readScript reads a script's whole source from f, opened at path.
+func readScript(path string, f *os.File) ([]byte, error) {
+	src, err := io.ReadAll(io.NewSectionReader(f, 0, math.MaxInt64))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return src, nil
+}
+
 // Run interprets the script at inv.Path. inv.Args are its os.Args after the path; inv.Dir is
 // not applied, because the working directory belongs to the whole process.
 func (e *inProcessExecutor) Run(ctx context.Context, inv *Invocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
 	}
-	p, err := e.pool(inv.Path, inv.Info)
+	p, err := e.pool(inv)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", inv.Path, err)
 	}

@@ -83,6 +83,11 @@ func (c *workerConn) begin(inv *Invocation) (*workerReq, error) {
 		return nil, errors.New("too many runs in flight on the worker's channel")
 	}
 	params := appendParam(nil, paramPath, inv.Path)
+	if inv.File != nil && inv.Info != nil {
+		// The worker opens the script by its name: it runs it only if that name still leads
+		// to the file the server checked.
+		params = appendParam(params, paramIdentity, fileIdentity(inv.Info))
+	}
 	for _, a := range inv.Args {
 		params = appendParam(params, paramArg, a)
 	}

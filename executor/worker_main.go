@@ -170,6 +170,8 @@ func (w *workerServer) run(r *workerRun) {
 			inv.Path = value
 		case paramArg:
 			inv.Args = append(inv.Args, value)
+		case paramIdentity:
+			inv.checked = value
 		default:
 			inv.Env = append(inv.Env, name+"="+value)
 		}
@@ -206,8 +208,9 @@ func (w *workerServer) run(r *workerRun) {
 
 // Names of the PARAMS that are not environment variables: no variable's name has a "=".
 const (
-	paramPath = "=path"
-	paramArg  = "=arg"
+	paramPath     = "=path"
+	paramArg      = "=arg"
+	paramIdentity = "=identity" // fileIdentity of the script the server checked
 )
 
 // inputBuffer is a run's stdin as it arrives: the worker's reader never waits for a script

@@ -4,6 +4,7 @@ package executor
 
 import (
 	"errors"
+	"io/fs"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -13,3 +14,6 @@ import (
 func newWorkerLauncher(InProcessConfig, hclog.Logger) (launch func() (*workerProc, error), release func(), err error) {
 	return nil, nil, errors.ErrUnsupported
 }
+
+// fileIdentity is "" where scripts never leave the server's process: nothing to compare.
+func fileIdentity(fs.FileInfo) string { return "" }

@@ -4,6 +4,7 @@ package executor
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"syscall"
@@ -155,4 +156,12 @@ func closeInheritedOnExec() {
 			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
 		}
 	}
+}
+
+// fileIdentity names the file of info across processes: its device and inode.
+func fileIdentity(info fs.FileInfo) string {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return strconv.FormatUint(uint64(st.Dev), 10) + ":" + strconv.FormatUint(st.Ino, 10) //nolint:unconvert // Dev is int32 on some systems
+	}
+	return ""
 }

@@ -52,11 +52,16 @@ func flipperMain(pairs string) int {
 	return 0
 }
 
+// goScript is an in-process script that says says.
+func goScript(says string) string {
+	return "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Print(\"Content-Type: text/plain\\n\\n" + says + "\\n\") }\n"
+}
+
 // TestConfinementUnderRace is the attack that the docroot's open-once design answers: a
 // process running as nobody owns a directory inside the root and swaps entries between a
 // file and a symlink to a root-only file, directory or an executable outside the root, as
-// fast as it can, while requests for a static file (cached before the attack), a listing and
-// a CGI script flow. No byte, name or run from outside may show, during the attack or after.
+// fast as it can, while requests for a static file (cached before the attack), a listing, a
+// CGI script and an in-process Go script flow. No byte, name or run from outside may show, during the attack or after.
 func TestConfinementUnderRace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the attacker runs as nobody, the server as root")
@@ -82,13 +87,16 @@ func TestConfinementUnderRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(filepath.Join(outside, "evil.sh"), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nOUTSIDE-RAN\\n'\n", 0o755)
+	write(filepath.Join(outside, "evil.go"), goScript("OUTSIDE-RAN"), 0o644)
 	write(filepath.Join(root, "upload", "a.txt"), "INSIDE-A\n", 0o644)
 	write(filepath.Join(root, "upload", "d", "inside-entry"), "", 0o644)
 	write(filepath.Join(root, "cgi-bin", "up", "x.sh"), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nINSIDE-RAN\\n'\n", 0o755)
+	write(filepath.Join(root, "cgi-bin", "up", "x.go"), goScript("INSIDE-GO"), 0o644)
 	links := map[string]string{
 		"upload/a.lnk":     filepath.Join(private, "secret.txt"), // absolute
 		"upload/d.lnk":     "../../outside/private",              // relative
 		"cgi-bin/up/x.lnk": filepath.Join(outside, "evil.sh"),
+		"cgi-bin/up/g.lnk": filepath.Join(outside, "evil.go"),
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
@@ -96,7 +104,7 @@ func TestConfinementUnderRace(t *testing.T) {
 		}
 	}
 	for _, rel := range []string{"upload", "upload/a.txt", "upload/a.lnk", "upload/d", "upload/d.lnk",
-		"cgi-bin/up", "cgi-bin/up/x.sh", "cgi-bin/up/x.lnk"} {
+		"cgi-bin/up", "cgi-bin/up/x.sh", "cgi-bin/up/x.lnk", "cgi-bin/up/x.go", "cgi-bin/up/g.lnk"} {
 		if err := os.Lchown(filepath.Join(root, rel), uid, gid); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +122,9 @@ func TestConfinementUnderRace(t *testing.T) {
 	}
 	testutil.CloseAtEnd(t, native)
 	logs := &testutil.SyncBuffer{}
-	srv, err := server.New(server.Config{Root: root, Executor: native, ExecutorMode: "native", Timeout: 20 * time.Second},
+	inproc := executor.NewInProcess(executor.InProcessConfig{KillGrace: 300 * time.Millisecond}, nil)
+	testutil.CloseAtEnd(t, inproc)
+	srv, err := server.New(server.Config{Root: root, Executor: native, InProcess: inproc, Timeout: 20 * time.Second},
 		hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}))
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +144,7 @@ func TestConfinementUnderRace(t *testing.T) {
 		{"/upload/a.txt", "INSIDE-A", "OUTSIDE-SECRET"},
 		{"/upload/d/", "inside-entry", "outside-entry-name"},
 		{"/cgi-bin/up/x.sh", "INSIDE-RAN", "OUTSIDE-RAN"},
+		{"/cgi-bin/up/x.go", "INSIDE-GO", "OUTSIDE-RAN"}, // in-process, in the worker
 	}
 	get := func(client *http.Client, path string) (int, string) {
 		resp, err := client.Get(ts.URL + path)
@@ -157,7 +168,7 @@ func TestConfinementUnderRace(t *testing.T) {
 	defer cancel()
 	flipper := exec.CommandContext(ctx, master) // a copy that nobody may run
 	flipper.Dir = root
-	flipper.Env = []string{flipperVar + "=upload/a.txt:upload/a.lnk,upload/d:upload/d.lnk,cgi-bin/up/x.sh:cgi-bin/up/x.lnk"}
+	flipper.Env = []string{flipperVar + "=upload/a.txt:upload/a.lnk,upload/d:upload/d.lnk,cgi-bin/up/x.sh:cgi-bin/up/x.lnk,cgi-bin/up/x.go:cgi-bin/up/g.lnk"}
 	flipper.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	var flipOut strings.Builder
 	flipper.Stdout, flipper.Stderr = &flipOut, &flipOut
