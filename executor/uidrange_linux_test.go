@@ -174,7 +174,9 @@ func TestUIDRangeExhausted(t *testing.T) {
 		t.Errorf("a second run with the only id taken: %v, want ErrStart", err)
 	}
 	cancel()
-	<-held
+	if err := <-held; err == nil {
+		t.Error("the cancelled first run reported success")
+	}
 	short, stop := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer stop()
 	if err := e.Run(short, &executor.Invocation{Path: script, Dir: dir, Env: []string{"PATH=/usr/bin:/bin"}}); errors.Is(err, executor.ErrStart) {

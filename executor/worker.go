@@ -295,9 +295,9 @@ func (e *workerExecutor) collect(ctx context.Context, c *workerConn, req *worker
 			}
 		case <-c.dead:
 			if stopErr != nil {
-				return fmt.Errorf("run %s: %w (and then: %w: %v)", inv.Path, stopErr, ErrWorkerDied, c.deathErr)
+				return fmt.Errorf("run %s: %w (and then: %w: %w)", inv.Path, stopErr, ErrWorkerDied, c.deathErr)
 			}
-			return fmt.Errorf("run %s: %w: %v", inv.Path, ErrWorkerDied, c.deathErr)
+			return fmt.Errorf("run %s: %w: %w", inv.Path, ErrWorkerDied, c.deathErr)
 		case <-done:
 			abort(context.Cause(ctx))
 		case <-grace:

@@ -65,7 +65,7 @@ func (c *workerConn) begin(inv *Invocation) (*workerReq, error) {
 	select {
 	case <-c.dead:
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", ErrWorkerDied, c.deathErr)
+		return nil, fmt.Errorf("%w: %w", ErrWorkerDied, c.deathErr)
 	default:
 	}
 	for len(c.reqs) < 65535 {

@@ -32,12 +32,6 @@ func RunWorkerIfRequested() {
 	}
 }
 
-// workerArgs is the worker's command line: "ALLOW_GOROUTINES MAX_INTERPRETERS". The worker
-// is born in its cgroups (the starting thread joins v1 groups first), so it joins none itself.
-func workerArgs(exe string, cfg InProcessConfig) []string {
-	return []string{exe, workerArg, strconv.FormatBool(cfg.AllowGoroutines), strconv.Itoa(cfg.MaxInterpreters)}
-}
-
 // runWorker is a worker's whole life.
 func runWorker(args []string) int {
 	if len(args) != 2 {
@@ -160,7 +154,7 @@ func (w *workerServer) run(r *workerRun) {
 		delete(w.runs, r.id)
 		w.mu.Unlock()
 		r.cancel()
-		r.stdin.Close()
+		_ = r.stdin.Close()
 	}()
 	out := &runOutput{ch: w.out, id: r.id, credit: r.credit}
 	inv := &Invocation{Stdin: r.stdin, Stdout: out.stream(fcgiStdout), Stderr: out.stream(fcgiStderr)}

@@ -165,3 +165,9 @@ func fileIdentity(info fs.FileInfo) string {
 	}
 	return ""
 }
+
+// workerArgs is the worker's command line: "ALLOW_GOROUTINES MAX_INTERPRETERS". The worker
+// is born in its cgroups (the starting thread joins v1 groups first), so it joins none itself.
+func workerArgs(exe string, cfg InProcessConfig) []string {
+	return []string{exe, workerArg, strconv.FormatBool(cfg.AllowGoroutines), strconv.Itoa(cfg.MaxInterpreters)}
+}

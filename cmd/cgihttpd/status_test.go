@@ -38,7 +38,7 @@ func TestStatusListenerDropsIdleConnections(t *testing.T) {
 		_ = conn.SetReadDeadline(time.Now().Add(d))
 		_, err := r.ReadByte()
 		var ne net.Error
-		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+		return err != nil && (!errors.As(err, &ne) || !ne.Timeout())
 	}
 
 	silent, err := net.Dial("tcp", ln.Addr().String())
