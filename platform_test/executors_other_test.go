@@ -4,6 +4,9 @@ package platform_test
 
 import "testing"
 
+// underWine: only Windows binaries run under Wine.
+const underWine = false
+
 const exeSuffix = ".exe"
 
 // defaultScriptPath is the PATH the server gives scripts (server/cgienv_other.go).

@@ -12,6 +12,9 @@ import (
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
+// underWine: only Windows binaries run under Wine.
+const underWine = false
+
 const exeSuffix = ""
 
 // defaultScriptPath is the PATH the server gives scripts (server/cgienv_other.go).

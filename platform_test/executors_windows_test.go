@@ -240,6 +240,9 @@ func TestWindowsPathRules(t *testing.T) {
 	runCase(t, env, suiteCase{path: "/long-named-scripts/hello.bat", wantStatus: 200, wantBody: []string{"hello from the long-named CGI directory"}})
 }
 
+// underWine reports whether this is Wine rather than Windows.
+var underWine = windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+
 // expectRefused requests path and wants a 404 without a script's source; byRule: a 404 from
 // the path rules, not because nothing has that name.
 func expectRefused(t *testing.T, env *suiteEnv, path string, byRule bool) {

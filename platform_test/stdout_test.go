@@ -18,6 +18,11 @@ func TestClosedStdoutEndsResponse(t *testing.T) {
 			continue // an in-process script has no stdout of its own to close
 		}
 		t.Run(f.name, func(t *testing.T) {
+			if underWine {
+				// Wine 8.0 gives a process started with CREATE_NO_WINDOW a console that holds
+				// its own copy of the standard handles: closing stdout never reaches EOF.
+				t.Skip("Wine keeps a closed stdout open for CREATE_NO_WINDOW processes")
+			}
 			env := startServer(t, f, func(c *server.Config) { c.Timeout = time.Minute })
 			start := time.Now()
 			resp, body := getPath(t, env, "/cgi-bin/closeout"+f.ext)
