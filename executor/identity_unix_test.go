@@ -38,7 +38,7 @@ func TestWorkerRunsOnlyTheCheckedFile(t *testing.T) {
 		var out bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		err := e.Run(ctx, &Invocation{Path: path, Stdout: &out, checked: fileIdentity(checkedInfo)})
+		err := e.Run(ctx, &Invocation{Path: path, Stdout: &out, checked: fileIdentity(nil, checkedInfo)})
 		return out.String(), err
 	}
 	if out, err := run(checked); err != nil || !bytes.Contains([]byte(out), []byte("CHECKED")) {

@@ -177,7 +177,7 @@ func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
-	if inv.checked != "" && fileIdentity(info) != inv.checked {
+	if inv.checked != "" && fileIdentity(f, info) != inv.checked {
 		return nil, fmt.Errorf("%w: %s is no longer the file that was checked", ErrStart, path)
 	}
 	e.mu.Lock()

@@ -18,10 +18,6 @@ import (
 // workerArg is argv[1] of this binary re-run as an interpreter worker.
 const workerArg = "__cgihttpd-inproc-worker"
 
-// workerChannelFd is the worker's descriptor for its channel to the server; 0 and 1 are the
-// null device and 2 is a pipe whose content the server logs when the worker dies.
-const workerChannelFd = 3
-
 // RunWorkerIfRequested must be called first in main, and in TestMain of tests whose binary
 // runs in-process scripts (it is the worker's program, see InProcessConfig.WorkerPath).
 // When this process was started as an interpreter worker it serves its channel until the
@@ -44,10 +40,11 @@ func runWorker(args []string) int {
 		fmt.Fprintf(os.Stderr, "cgihttpd worker: %v\n", err)
 		return 2
 	}
-	// The null device the interpreters bind between runs is the one on descriptor 0, so
-	// that the worker holds no descriptor of its own beyond the channel.
-	devNull = func() (*os.File, error) { return os.Stdin, nil }
-	ch := os.NewFile(workerChannelFd, "channel")
+	ch, err := workerChannel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cgihttpd worker: %v\n", err)
+		return 2
+	}
 	e := newInProcessExecutor(InProcessConfig{AllowGoroutines: allow, MaxInterpreters: maxInterp}, hclog.NewNullLogger())
 	serveChannel(ch, e)
 	_ = e.Close()

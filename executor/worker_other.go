@@ -1,10 +1,12 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package executor
 
 import (
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -16,4 +18,7 @@ func newWorkerLauncher(InProcessConfig, hclog.Logger) (launch func() (*workerPro
 }
 
 // fileIdentity is "" where scripts never leave the server's process: nothing to compare.
-func fileIdentity(fs.FileInfo) string { return "" }
+func fileIdentity(*os.File, fs.FileInfo) string { return "" }
+
+// workerChannel: there are no workers here.
+func workerChannel() (io.ReadWriteCloser, error) { return nil, errors.ErrUnsupported }

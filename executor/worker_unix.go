@@ -4,6 +4,7 @@ package executor
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -158,8 +159,8 @@ func closeInheritedOnExec() {
 	}
 }
 
-// fileIdentity names the file of info across processes: its device and inode.
-func fileIdentity(info fs.FileInfo) string {
+// fileIdentity names the file f (described by info) across processes: its device and inode.
+func fileIdentity(_ *os.File, info fs.FileInfo) string {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		return strconv.FormatUint(uint64(st.Dev), 10) + ":" + strconv.FormatUint(st.Ino, 10) //nolint:unconvert // Dev is int32 on some systems
 	}
@@ -170,4 +171,16 @@ func fileIdentity(info fs.FileInfo) string {
 // is born in its cgroups (the starting thread joins v1 groups first), so it joins none itself.
 func workerArgs(exe string, cfg InProcessConfig) []string {
 	return []string{exe, workerArg, strconv.FormatBool(cfg.AllowGoroutines), strconv.Itoa(cfg.MaxInterpreters)}
+}
+
+// workerChannelFd is the worker's descriptor for its channel to the server; 0 and 1 are the
+// null device and 2 is a pipe whose content the server logs when the worker dies.
+const workerChannelFd = 3
+
+// workerChannel is, in a worker, its end of the channel. The null device the interpreters
+// bind between runs becomes the one on descriptor 0, so that the worker holds no descriptor
+// of its own beyond the channel.
+func workerChannel() (io.ReadWriteCloser, error) {
+	devNull = func() (*os.File, error) { return os.Stdin, nil }
+	return os.NewFile(workerChannelFd, "channel"), nil
 }

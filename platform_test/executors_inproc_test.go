@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/cgihttpd/cgihttpd/executor"
@@ -14,12 +15,24 @@ var goChild = filepath.Join("..", "testdata", "gochild", "child.go")
 
 // inProcessFactory runs the suite's scripts as Go source inside the server: no process, so
 // nothing that needs one (a user, a process tree, a working directory of its own).
-func inProcessFactory() executorFactory {
+func inProcessFactory() executorFactory { return inProcessFactoryWith("inproc", "") }
+
+// inProcessFactories are the in-process executor as the platform runs it by default, and,
+// where that is inside the server (not root, or Windows), in an interpreter worker as well.
+func inProcessFactories() []executorFactory {
+	fs := []executorFactory{inProcessFactory()}
+	if runtime.GOOS == "windows" || os.Geteuid() != 0 {
+		fs = append(fs, inProcessFactoryWith("inproc-worker", "worker"))
+	}
+	return fs
+}
+
+func inProcessFactoryWith(name, isolation string) executorFactory {
 	return executorFactory{
-		name: "inproc",
+		name: name,
 		mode: "inproc",
 		new: func(t *testing.T) executor.Executor {
-			e := executor.NewInProcess(executor.InProcessConfig{}, nil)
+			e := executor.NewInProcess(executor.InProcessConfig{Isolation: isolation}, nil)
 			// Each interpreter keeps a goroutine for its serve loop until closed.
 			t.Cleanup(func() { _ = e.(io.Closer).Close() })
 			return e

@@ -84,7 +84,7 @@ type executorFactory struct {
 
 // executorFactories are the native executors of this platform and the in-process one.
 func executorFactories() []executorFactory {
-	return append(nativeFactories(), inProcessFactory())
+	return append(nativeFactories(), inProcessFactories()...)
 }
 
 func (f executorFactory) can(c capability) bool {
