@@ -106,4 +106,3 @@ func TestInProcessGoroutinePanic(t *testing.T) {
 		t.Errorf("the worker's death is not logged with its reason:\n%s", workerLogs)
 	}
 }
-
