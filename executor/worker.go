@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,17 @@ type workerProc struct {
 	stderr  io.ReadCloser      // the worker's standard error
 	kill    func()             // kills the worker and all it started; safe to call twice
 	wait    func() string      // waits for the worker's end and describes it ("exit status 2")
+}
+
+// describeEnd says how a worker ended, from what waiting for it gave: "exit status 2".
+func describeEnd(state *os.ProcessState, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	if err := exitError(state); err != nil {
+		return err.Error()
+	}
+	return "exit status 0"
 }
 
 // workerExecutor runs in-process scripts in a long-lived worker process that holds only a

@@ -125,13 +125,7 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential, grou
 			state, err := p.Wait()
 			_ = unix.Kill(-pid, unix.SIGKILL)
 			group.end() // reaches what left the process group
-			if err != nil {
-				return err.Error()
-			}
-			if err := exitError(state); err != nil {
-				return err.Error()
-			}
-			return "exit status 0"
+			return describeEnd(state, err)
 		},
 	}, nil
 }

@@ -95,13 +95,7 @@ func startWorker(exe string, cfg InProcessConfig, limits Limits) (proc *workerPr
 			state, err := p.Wait()
 			// Whatever the worker started dies with the job's last handle.
 			_ = windows.CloseHandle(job)
-			if err != nil {
-				return err.Error()
-			}
-			if err := exitError(state); err != nil {
-				return err.Error()
-			}
-			return "exit status 0"
+			return describeEnd(state, err)
 		},
 	}, nil
 }
