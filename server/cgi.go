@@ -224,7 +224,7 @@ func (s *Server) resolveScript(clean, cgiDir string) (scriptTarget, *opened, err
 		o.close()
 		return t, nil, errNotPlainFile
 	}
-	dir, err := s.docs.cgiDirHolding(o)
+	dir, err := s.docs.cgiDirHolding(o, cgiDir)
 	if err == nil && dir == "" {
 		err = errCGIOutside
 	}

@@ -155,25 +155,6 @@ func (d *docRoot) locate(f *os.File, rel string) (string, error) {
 	return loc, err
 }
 
-// cgiDirLocations returns where each CGI directory really is, keyed by its URL path. It is
-// made afresh for every request: a CGI directory can be replaced or moved while the server
-// runs. A CGI directory that cannot be opened beneath the root (missing, or a symlink out of
-// it) is left out: no file beneath the root can be reached through it, and no script in it
-// can run.
-func (d *docRoot) cgiDirLocations() (map[string]string, error) {
-	locs := make(map[string]string, len(d.cgiDirs))
-	for _, dir := range d.cgiDirs {
-		loc, ok, err := d.cgiDirLocation(relPath(dir))
-		if err != nil {
-			return nil, fmt.Errorf("locate CGI directory %s: %w", dir, err)
-		}
-		if ok {
-			locs[dir] = loc
-		}
-	}
-	return locs, nil
-}
-
 // cgiDirLocation returns where the CGI directory rel really is; ok is false when it cannot be
 // opened beneath the root.
 func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
@@ -194,19 +175,24 @@ func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 }
 
 // cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""
-// when none does.
-func (d *docRoot) cgiDirHolding(o *opened) (string, error) {
+// when none does. Where each CGI directory really is, is found afresh for every request (one
+// can be replaced or moved while the server runs), first for the CGI directories in first:
+// a script's own, whose answer ends the search. A CGI directory that cannot be opened beneath
+// the root (missing, or a symlink out of it) holds nothing that could be reached through it.
+func (d *docRoot) cgiDirHolding(o *opened, first ...string) (string, error) {
 	loc, err := d.location(o)
 	if err != nil {
 		return "", fmt.Errorf("locate %s: %w", o.rel, err)
 	}
-	dirs, err := d.cgiDirLocations()
-	if err != nil {
-		return "", err
-	}
-	for url, dirLoc := range dirs {
-		if within(loc, dirLoc) {
-			return url, nil
+	for _, dirs := range [][]string{first, d.cgiDirs} {
+		for _, dir := range dirs {
+			dirLoc, ok, err := d.cgiDirLocation(relPath(dir))
+			if err != nil {
+				return "", fmt.Errorf("locate CGI directory %s: %w", dir, err)
+			}
+			if ok && within(loc, dirLoc) {
+				return dir, nil
+			}
 		}
 	}
 	return "", nil
