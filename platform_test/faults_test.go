@@ -81,7 +81,8 @@ func TestBodyReadAfterHeaders(t *testing.T) {
 func TestHundredMiBOfStderr(t *testing.T) {
 	testutil.CheckLeaks(t)
 	f := nativeOrSkip(t)
-	env := startServer(t, f, func(c *server.Config) { c.Timeout = time.Minute })
+	env := startServer(t, f, func(c *server.Config) { c.Timeout = 2 * time.Minute })
+	env.client.Timeout = 2 * time.Minute // 100 MiB through Wine's pipes took over 20 s on a busy machine
 	resp, body := getPath(t, env, "/cgi-bin/stderr100m"+f.ext)
 	if resp.StatusCode != 200 || body != "survived\n" {
 		t.Errorf("%d %q", resp.StatusCode, body)
