@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,22 +81,56 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 
 // lookupCredential resolves name to uid, primary gid and no supplementary groups at all.
 func lookupCredential(name string, allowRoot bool) (*syscall.Credential, error) {
-	u, err := user.Lookup(name)
+	uid, gid, err := resolveUser(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrBadUser, name, err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q has uid %q: %w", ErrBadUser, name, u.Uid, err)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q has gid %q: %w", ErrBadUser, name, u.Gid, err)
+		return nil, err
 	}
 	if (uid == 0 || gid == 0) && !allowRoot {
 		return nil, fmt.Errorf("%w: %q is root (uid %d, gid %d); scripts must not run as root", ErrBadUser, name, uid, gid)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+	return &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}, nil
+}
+
+// resolveUser turns --user into a uid and a primary gid. "UID" or "UID:GID" in numbers needs
+// no account database, as in a scratch or distroless container: without a GID it is the
+// account's primary group where /etc/passwd has the uid, else the uid itself (as systemd's
+// DynamicUser does), never root's group 0. Anything else is an account name.
+func resolveUser(name string) (uid, gid uint32, err error) {
+	uidText, gidText, hasGID := strings.Cut(name, ":")
+	if n, ok := parseID(uidText); ok {
+		if hasGID {
+			g, ok := parseID(gidText)
+			if !ok {
+				return 0, 0, fmt.Errorf("%w: %q: the group must be a number, as in UID:GID", ErrBadUser, name)
+			}
+			return n, g, nil
+		}
+		if u, err := user.LookupId(uidText); err == nil {
+			if g, ok := parseID(u.Gid); ok {
+				return n, g, nil
+			}
+		}
+		return n, n, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %q: %w", ErrBadUser, name, err)
+	}
+	n, ok := parseID(u.Uid)
+	g, gok := parseID(u.Gid)
+	if !ok || !gok {
+		return 0, 0, fmt.Errorf("%w: %q has uid %q and gid %q", ErrBadUser, name, u.Uid, u.Gid)
+	}
+	return n, g, nil
+}
+
+// parseID parses a decimal user or group id.
+func parseID(s string) (uint32, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil
 }
 
 func (e *unixExecutor) Name() string { return "unix" }

@@ -86,7 +86,9 @@ Flags:
   -d, --directory DIR     directory to serve (default: the current directory)
       --cgi               accepted for compatibility with python -m http.server; CGI is always on
       --cgi-dir PATH      URL path whose files are CGI scripts; repeatable (default /cgi-bin and /htbin)
-      --user NAME         account scripts run as when started as root (default nobody; not on Windows)
+      --user NAME|UID[:GID]
+                          account scripts run as when started as root; numbers need no
+                          /etc/passwd (default nobody; not on Windows)
       --allow-root        allow --user to name a root account (dangerous)
       --uid-range FIRST-LAST
                           run each concurrent script as a uid of its own from this range, which no
