@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -144,15 +145,32 @@ func (e *windowsExecutor) Run(ctx context.Context, inv *Invocation) error {
 		},
 		killRest: func() { _ = windows.TerminateJobObject(job, 1) },
 	}, e.cfg.OutputGrace, e.logger)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
+	}
+	return exitError(state)
+}
+
+// exitError is nil for a zero exit status, else the *ExitError that describes the ending.
+func exitError(state *os.ProcessState) error {
+	switch {
 	case state == nil:
 		return &ExitError{Code: -1}
 	case !state.Success():
 		return &ExitError{Code: state.ExitCode()}
 	}
 	return nil
+}
+
+// handleIdentity names the file of h across handles and processes: its volume and file
+// index.
+func handleIdentity(h windows.Handle) (string, error) {
+	var info windows.ByHandleFileInformation
+	if err := windows.GetFileInformationByHandle(h, &info); err != nil {
+		return "", fmt.Errorf("file information: %w", err)
+	}
+	return strconv.FormatUint(uint64(info.VolumeSerialNumber), 10) + ":" +
+		strconv.FormatUint(uint64(info.FileIndexHigh)<<32|uint64(info.FileIndexLow), 10), nil
 }
 
 // newJob creates a job whose processes die when its last handle is closed, with l's limits
@@ -251,17 +269,13 @@ func holdScript(inv *Invocation) (release func(), err error) {
 			h = windows.InvalidHandle
 		}
 	}
-	var held, checked windows.ByHandleFileInformation
-	if err := windows.GetFileInformationByHandle(h, &held); err != nil {
+	held, err1 := handleIdentity(h)
+	checked, err2 := handleIdentity(windows.Handle(inv.File.Fd()))
+	if err := errors.Join(err1, err2); err != nil {
 		release()
 		return nil, fmt.Errorf("hold script: %w", err)
 	}
-	if err := windows.GetFileInformationByHandle(windows.Handle(inv.File.Fd()), &checked); err != nil {
-		release()
-		return nil, fmt.Errorf("hold script: %w", err)
-	}
-	if held.VolumeSerialNumber != checked.VolumeSerialNumber || held.FileIndexHigh != checked.FileIndexHigh ||
-		held.FileIndexLow != checked.FileIndexLow {
+	if held != checked {
 		release()
 		return nil, errors.New("hold script: the name now leads to another file than the one checked")
 	}

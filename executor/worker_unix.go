@@ -40,6 +40,8 @@ func newWorkerLauncher(cfg InProcessConfig, logger hclog.Logger) (launch func() 
 	if cred != nil {
 		logger.Debug("in-process scripts run in a worker, unprivileged", "user", cfg.User, "uid", cred.Uid, "gid", cred.Gid)
 	}
+	// Descriptors are inherited only at the server's start: marking them once is enough.
+	closeInheritedOnExec()
 	groups := newCgroups(Limits{MemoryBytes: cfg.MemoryBytes, PIDs: cfg.PIDs}, logger)
 	if cfg.MemoryBytes > 0 && !groups.memoryLimited() {
 		logger.Warn("cannot limit the interpreter worker's memory here: that needs cgroups with the memory controller, as root")
@@ -93,7 +95,6 @@ func startWorker(exe string, cfg InProcessConfig, cred *syscall.Credential, grou
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	defer func() { _ = stderrW.Close() }()
-	closeInheritedOnExec()
 	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	group.apply(sys)
 	leave := group.enter(logger) // v1 groups: the worker is born in them

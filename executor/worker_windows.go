@@ -117,23 +117,14 @@ func workerChannel() (io.ReadWriteCloser, error) {
 	return &pipePair{r: os.Stdin, w: os.Stdout}, nil
 }
 
-// exitError turns a worker's end into the error that describes it.
-func exitError(state *os.ProcessState) error {
-	if state == nil || state.Success() {
-		return nil
-	}
-	return &ExitError{Code: state.ExitCode()}
-}
-
 // fileIdentity names f across processes: its volume and file index.
 func fileIdentity(f *os.File, _ fs.FileInfo) string {
 	if f == nil {
 		return ""
 	}
-	var info windows.ByHandleFileInformation
-	if err := windows.GetFileInformationByHandle(windows.Handle(f.Fd()), &info); err != nil {
+	id, err := handleIdentity(windows.Handle(f.Fd()))
+	if err != nil {
 		return ""
 	}
-	return strconv.FormatUint(uint64(info.VolumeSerialNumber), 10) + ":" +
-		strconv.FormatUint(uint64(info.FileIndexHigh)<<32|uint64(info.FileIndexLow), 10)
+	return id
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // docRoot is the document root, opened once. Every request's file-system access goes
-// through it: a name is opened beneath the root with os.Root, which refuses any ".." or
-// symlink that leaves it, also while the tree changes under it; and what is then served,
+// through it: a name is opened beneath the root (openat2 RESOLVE_BENEATH on Linux, else
+// os.Root), which refuses any ".." or symlink that leaves it, also while the tree changes
+// under it; and what is then served,
 // listed, cached or run is the descriptor that open returned, never the name looked up again.
 //
 // Where a file really is (inside a CGI directory or not) is read from that descriptor too
@@ -158,9 +159,9 @@ func (d *docRoot) locate(f *os.File, rel string) (string, error) {
 // cgiDirLocation returns where the CGI directory rel really is; ok is false when it cannot be
 // opened beneath the root.
 func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
-	loc, opened, err := d.fast.locate(rel)
+	loc, found, err := d.fast.locate(rel)
 	if !errors.Is(err, errors.ErrUnsupported) {
-		if !opened {
+		if !found {
 			return "", false, nil
 		}
 		return loc, err == nil, err
