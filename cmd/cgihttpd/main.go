@@ -317,6 +317,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
+	// Before server.New reads --pass-env: the activation variables are gone by then.
+	lns, err := listeners(o.bind, o.port, logger)
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+		return 1
+	}
+	defer closeListeners(lns) // on the error paths; serve closes them too
 	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters, UIDRange: o.limits.uids()}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
@@ -364,21 +371,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if pl, ok := exec.(interface{ ProcessesLimited() bool }); ok && o.limits.rlimits.PIDs > 0 && !pl.ProcessesLimited() && os.Geteuid() == 0 {
 		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller; a fork bomb runs until --timeout unless --limit-nproc is set")
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(o.port)))
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
-		return 1
-	}
 	if o.limits.statusAddr != "" {
 		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {
-			_ = ln.Close()
 			_, _ = fmt.Fprintf(stderr, "cgihttpd: status listener: %v\n", err)
 			return 1
 		}
 		defer stop()
 	}
-	return serve(server.TuneListener(ln), srv, o.grace, o.limits, logger, stdout)
+	return serve(lns, srv, o.grace, o.limits, logger, stdout)
 }
 
 // closeExecutor releases what an executor keeps between runs (interpreters, cgroups).
@@ -390,9 +391,10 @@ func closeExecutor(e executor.Executor, logger hclog.Logger) {
 	}
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
-// scripts get grace, and then their trees are killed through the base context.
-func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits limitOptions, logger hclog.Logger, stdout io.Writer) int {
+// serve runs one HTTP server on every listener in lns until SIGINT or SIGTERM, then shuts
+// down gracefully: running scripts get grace, and then their trees are killed through the
+// base context. A listener that fails stops the whole server.
+func serve(lns []net.Listener, handler http.Handler, grace time.Duration, limits limitOptions, logger hclog.Logger, stdout io.Writer) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	baseCtx, killScripts := context.WithCancel(context.Background())
@@ -411,15 +413,25 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits li
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	url := "http://" + displayAddr(ln.Addr()) + "/"
-	_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
-	logger.Info("listening", "url", url)
-
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		if _, ok := ln.Addr().(*net.TCPAddr); ok {
+			url := "http://" + displayAddr(ln.Addr()) + "/"
+			_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
+			logger.Info("listening", "url", url)
+		} else { // a Unix socket a service manager passed
+			_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s socket %s ...\n", ln.Addr().Network(), ln.Addr())
+			logger.Info("listening", "network", ln.Addr().Network(), "addr", ln.Addr().String())
+		}
+		go func() { served <- hs.Serve(server.TuneListener(ln)) }()
+	}
 	select {
 	case err := <-served:
 		logger.Error("server stopped", "error", err)
+		_ = hs.Close() // the other listeners, so that no Serve outlives us
+		for range len(lns) - 1 {
+			<-served
+		}
 		return 1
 	case <-sigCtx.Done():
 	}
@@ -441,8 +453,10 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits li
 		}
 		_ = hs.Close()
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("server stopped", "error", err)
+	for range lns {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("server stopped", "error", err)
+		}
 	}
 	return 0
 }
