@@ -106,7 +106,7 @@ chmod 0755 /srv/cgihttpd/cgi-bin/whoami.sh
 # ExecStart (joined across trailing backslashes), split on blanks: it has no quotes.
 execstart=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' /lib/systemd/system/cgihttpd.service | sed -n 's/^ExecStart=//p')
 listen=$(sed -n 's/^ListenStream=//p' /lib/systemd/system/cgihttpd.socket)
-[ -n "$execstart" ] && [ "$(wc -l <<<"$listen")" = 1 ] || fail "ExecStart or ListenStream not found"
+if [ -z "$execstart" ] || [ "$(wc -l <<<"$listen")" != 1 ]; then fail "ExecStart or ListenStream not found"; fi
 echo "ExecStart: $execstart"
 echo "ListenStream: $listen"
 
