@@ -11,21 +11,22 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// listeners returns the sockets cgihttpd serves on. When a service manager passed sockets by
-// the sd_listen_fds(3) protocol (LISTEN_PID is this process, LISTEN_FDS counts descriptors
-// from 3 up), those are all served and bind and port are not used; otherwise it listens on
-// bind:port over TCP.
-//
-// Either way it removes LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from the environment and
-// leaves every passed descriptor close-on-exec, so neither reaches a script (or a
-// --pass-env). It must run before server.New, which reads --pass-env's variables. A passed
-// descriptor that is not a listening stream socket (a socket unit with Accept=yes, or a
-// datagram socket) is an error: cgihttpd accepts its own connections.
-func listeners(bind string, port int, logger hclog.Logger) ([]net.Listener, error) {
+// passedSockets returns the descriptors a service manager passed by the sd_listen_fds(3)
+// protocol (LISTEN_PID is this process, LISTEN_FDS counts descriptors from 3 up), or none.
+// Either way it removes LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from the environment, and
+// the passed descriptors are close-on-exec, so neither reaches a script. It must run before
+// server.New, which reads --pass-env's variables, and before anything starts a process.
+func passedSockets() []*os.File { return activation.Files(true) }
+
+// listeners returns the sockets cgihttpd serves on: every passed socket (from passedSockets),
+// and then bind and port are not used; with none passed, a TCP listener on bind:port. A
+// passed descriptor that is not a listening stream socket (a socket unit with Accept=yes, or
+// a datagram socket) is an error: cgihttpd accepts its own connections. The passed files
+// stay the caller's to close; the listeners use duplicates.
+func listeners(files []*os.File, bind string, port int, logger hclog.Logger) ([]net.Listener, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	files := activation.Files(true)
 	if len(files) == 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
 		if err != nil {
@@ -43,7 +44,6 @@ func listeners(bind string, port int, logger hclog.Logger) ([]net.Listener, erro
 			lns = append(lns, ln)
 			logger.Debug("socket activation", "fd", 3+i, "name", f.Name(), "addr", ln.Addr().String())
 		}
-		_ = f.Close()
 	}
 	if len(errs) > 0 {
 		closeListeners(lns)
@@ -65,6 +65,13 @@ func fileListener(f *os.File) (net.Listener, error) {
 		return nil, fmt.Errorf("not a stream socket cgihttpd can serve on: %w", err)
 	}
 	return ln, nil
+}
+
+// closeFiles closes every file in files.
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
 }
 
 // closeListeners closes every listener in lns; closing one twice is harmless.

@@ -177,7 +177,11 @@ func TestListenersWithoutActivation(t *testing.T) {
 	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getppid()))
 	t.Setenv("LISTEN_FDS", "1")
 	t.Setenv("LISTEN_FDNAMES", "http")
-	lns, err := listeners("127.0.0.1", 0, nil)
+	passed := passedSockets()
+	if len(passed) != 0 {
+		t.Fatalf("passedSockets = %v for another process's LISTEN_PID", passed)
+	}
+	lns, err := listeners(passed, "127.0.0.1", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +194,7 @@ func TestListenersWithoutActivation(t *testing.T) {
 			t.Errorf("%s=%q is still set", name, v)
 		}
 	}
-	if _, err := listeners("256.0.0.1", 0, nil); err == nil {
+	if _, err := listeners(nil, "256.0.0.1", 0, nil); err == nil {
 		t.Error("listening on 256.0.0.1: no error")
 	}
 }

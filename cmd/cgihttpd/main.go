@@ -287,6 +287,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// First, so that nothing (not server.New reading --pass-env) sees the LISTEN_* variables.
+	passed := passedSockets()
+	defer closeFiles(passed)
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		_, _ = io.WriteString(stdout, usageText)
@@ -317,13 +320,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: directory %q does not exist or is not a directory\n", o.directory)
 		return 2
 	}
-	// Before server.New reads --pass-env: the activation variables are gone by then.
-	lns, err := listeners(o.bind, o.port, logger)
-	if err != nil {
-		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
-		return 1
-	}
-	defer closeListeners(lns) // on the error paths; serve closes them too
 	exec, err := executor.NewNative(executor.Config{User: o.user, AllowRoot: o.allowRoot, KillGrace: o.limits.killGrace, Limits: o.limits.rlimits, Interpreters: o.interpreters, UIDRange: o.limits.uids()}, logger)
 	if errors.Is(err, errors.ErrUnsupported) {
 		exec, err = nil, nil // server.New says so and serves files only
@@ -371,6 +367,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if pl, ok := exec.(interface{ ProcessesLimited() bool }); ok && o.limits.rlimits.PIDs > 0 && !pl.ProcessesLimited() && os.Geteuid() == 0 {
 		logger.Warn("scripts get no process limit here: --limit-pids needs Linux, root and a cgroup pids controller; a fork bomb runs until --timeout unless --limit-nproc is set")
 	}
+	lns, err := listeners(passed, o.bind, o.port, logger)
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+		return 1
+	}
+	defer closeListeners(lns) // on the error paths; serve closes them too
 	if o.limits.statusAddr != "" {
 		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {
