@@ -432,7 +432,9 @@ func serve(lns []net.Listener, handler http.Handler, grace time.Duration, limits
 		logger.Error("server stopped", "error", err)
 		_ = hs.Close() // the other listeners, so that no Serve outlives us
 		for range len(lns) - 1 {
-			<-served
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+				logger.Warn("server stopped", "error", err)
+			}
 		}
 		return 1
 	case <-sigCtx.Done():
