@@ -91,10 +91,19 @@ echo "account: $account"
 [ "$shell" = /usr/sbin/nologin ] || fail "cgihttpd has a login shell ($shell)"
 [ ! -e "$home" ] || fail "cgihttpd's home $home exists"
 /usr/bin/cgihttpd --version
-zcat /usr/share/man/man1/cgihttpd.1.gz | grep -q '^\.TH' || fail "the man page is not troff"
+# Generated from the flag definitions: each names a flag that every version has.
+man=$(zcat /usr/share/man/man1/cgihttpd.1.gz)
+grep -q '^\.TH' <<<"$man" || fail "the man page is not troff"
+grep -q 'cgi\\\?-dir' <<<"$man" || fail "the man page does not document --cgi-dir"
+bash -n /usr/share/bash-completion/completions/cgihttpd || fail "the bash completion does not parse"
+for f in /usr/share/bash-completion/completions/cgihttpd /usr/share/zsh/vendor-completions/_cgihttpd \
+  /usr/share/fish/vendor_completions.d/cgihttpd.fish; do
+  grep -q cgihttpd "$f" || fail "$f does not complete cgihttpd"
+done
 if command -v systemd-analyze >/dev/null 2>&1; then
-  # Offline: it checks syntax and that ExecStart names an executable.
-  systemd-analyze verify /lib/systemd/system/cgihttpd.service /lib/systemd/system/cgihttpd.socket
+  # Offline: it checks syntax and that ExecStart names an executable (the man page is checked
+  # above, without depending on man-db).
+  systemd-analyze verify --man=no /lib/systemd/system/cgihttpd.service /lib/systemd/system/cgihttpd.socket
 fi
 
 # The site the unit serves: a file, and a script that says who runs it.
