@@ -74,6 +74,7 @@ type options struct {
 	version   bool
 
 	interpreters map[string]string // --interpreter: ".ext" to the command that runs such files
+	tls          tlsOptions
 }
 
 const usageText = `Usage: cgihttpd [flags] [port]
@@ -143,6 +144,27 @@ Flags:
       --log-level LEVEL   trace, debug, info, warn or error (default info)
       --log-json          write logs as JSON lines
       --version           print the version and exit
+  -p, --protocol VERSION  HTTP/1.1 (default) or HTTP/1.0, which answers as HTTP/1.0 and closes
+                          the connection after each answer, as Python does
+      --tls-cert FILE     serve HTTPS (and HTTP/2) with this PEM certificate chain; re-read when
+                          it changes, and on SIGHUP
+      --tls-key FILE      its PEM private key (default: the key is in the --tls-cert file)
+      --tls-password-file FILE
+                          the key's passphrase (encrypted PKCS#8 or legacy PEM keys)
+      --tls-self-signed   serve HTTPS with a fresh in-memory certificate for the bind address and
+                          localhost; its SHA-256 fingerprint is printed at start
+      --acme-domain NAME  obtain and renew a certificate for NAME over ACME and serve HTTPS;
+                          repeatable
+      --acme-ca URL       the ACME directory (default Let's Encrypt)
+      --acme-email ADDRESS
+                          contact address for the ACME account
+      --acme-dir DIR      where ACME keys and certificates are kept (default: cgihttpd/acme under
+                          the user's configuration directory)
+      --acme-ca-root FILE trust these PEM roots for the ACME server itself (a private CA)
+      --acme-http-port PORT
+                          port that answers HTTP-01 challenges and redirects to HTTPS (default 80)
+      --acme-renew-check DURATION
+                          how often certificates are checked for renewal (default 10m0s)
   -h, --help              print this help and exit
 `
 
@@ -209,6 +231,7 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.StringVar(&o.logLevel, "log-level", "info", "")
 	fs.BoolVar(&o.logJSON, "log-json", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	defineTLSFlags(fs, &o.tls)
 	return fs
 }
 
@@ -243,6 +266,9 @@ func parseArgs(args []string) (*options, error) {
 		return nil, fmt.Errorf("invalid --shutdown-grace %s: must not be negative", o.grace)
 	}
 	if err := o.limits.check(); err != nil {
+		return nil, err
+	}
+	if err := o.tls.check(o.bind); err != nil {
 		return nil, err
 	}
 	switch o.execMode {
@@ -369,6 +395,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
+	handler, scheme, served := http.Handler(srv), "http", server.TuneListener(ln)
+	if o.tls.protocol == "HTTP/1.0" {
+		handler = server.HTTP10(srv)
+	}
+	if o.tls.options(o.bind).Enabled() {
+		wrap, stopTLS, err := startTLS(o.tls, o.bind, ln.Addr().(*net.TCPAddr).Port, logger, stdout)
+		if err != nil {
+			_ = ln.Close()
+			_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+			if errors.As(err, new(tlsConfigError)) {
+				return 2
+			}
+			return 1
+		}
+		defer stopTLS()
+		scheme, served = "https", wrap(served)
+	}
 	if o.limits.statusAddr != "" {
 		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {
@@ -378,7 +421,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(server.TuneListener(ln), srv, o.grace, o.limits, logger, stdout)
+	return serve(served, scheme, handler, o.grace, o.limits, logger, stdout)
 }
 
 // closeExecutor releases what an executor keeps between runs (interpreters, cgroups).
@@ -392,7 +435,7 @@ func closeExecutor(e executor.Executor, logger hclog.Logger) {
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
 // scripts get grace, and then their trees are killed through the base context.
-func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits limitOptions, logger hclog.Logger, stdout io.Writer) int {
+func serve(ln net.Listener, scheme string, handler http.Handler, grace time.Duration, limits limitOptions, logger hclog.Logger, stdout io.Writer) int {
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	baseCtx, killScripts := context.WithCancel(context.Background())
@@ -411,8 +454,8 @@ func serve(ln net.Listener, handler http.Handler, grace time.Duration, limits li
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	url := "http://" + displayAddr(ln.Addr()) + "/"
-	_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
+	url := scheme + "://" + displayAddr(ln.Addr()) + "/"
+	_, _ = fmt.Fprintf(stdout, "Serving %s on %s (%s) ...\n", strings.ToUpper(scheme), ln.Addr(), url)
 	logger.Info("listening", "url", url)
 
 	served := make(chan error, 1)
