@@ -39,7 +39,7 @@ printf '\n== browser test: go test (e2e/)\n'
 export CGIHTTPD_ARTIFACTS
 test_start=$EPOCHREALTIME
 status=0
-(cd e2e && go test -count=1 -timeout 10m -v ./...) || status=$?
+(cd e2e && go test -count=1 -timeout 10m -run '^TestBrowser$' -v ./...) || status=$?
 echo "browser test: $(since "$test_start") (exit $status); whole step: $(since "$all_start")"
 echo "screenshots: $CGIHTTPD_ARTIFACTS"
 ls -l "$CGIHTTPD_ARTIFACTS"

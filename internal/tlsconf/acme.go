@@ -174,11 +174,19 @@ func (m *ACMEManager) HTTPHandler() http.Handler {
 func (m *ACMEManager) Close() { m.cache.Stop() }
 
 func (m *ACMEManager) onEvent(_ context.Context, event string, data map[string]any) error {
+	var kv []any
+	for _, k := range []string{"identifier", "renewal", "remaining", "issuer", "error"} {
+		if v, ok := data[k]; ok {
+			kv = append(kv, k, fmt.Sprint(v))
+		}
+	}
 	switch event {
-	case "cert_obtaining", "cert_obtained", "cached_managed_cert":
-		m.log.Info("certificate event", "event", event, "data", fmt.Sprint(data))
+	case "cert_obtaining":
+		m.log.Info("obtaining a certificate", kv...)
+	case "cert_obtained":
+		m.log.Info("certificate obtained", kv...)
 	case "cert_failed":
-		m.log.Error("certificate not obtained", "data", fmt.Sprint(data))
+		m.log.Error("certificate not obtained", kv...)
 	}
 	return nil
 }
@@ -186,9 +194,11 @@ func (m *ACMEManager) onEvent(_ context.Context, event string, data map[string]a
 // zapLogger sends certmagic's warnings and errors to log, with hclog's "[LEVEL]" prefixes.
 func zapLogger(log hclog.Logger) *zap.Logger {
 	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{
-		MessageKey:  "msg",
-		LevelKey:    "level",
-		EncodeLevel: func(l zapcore.Level, pe zapcore.PrimitiveArrayEncoder) { pe.AppendString("[" + l.CapitalString() + "]") },
+		MessageKey: "msg",
+		LevelKey:   "level",
+		EncodeLevel: func(l zapcore.Level, pe zapcore.PrimitiveArrayEncoder) {
+			pe.AppendString("[" + l.CapitalString() + "]")
+		},
 	})
 	w := log.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.WarnLevel))
