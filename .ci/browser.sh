@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser end-to-end test (e2e/, a module of its own): headless Chromium walks the example
-# site served by the real cgihttpd binary. Installs Debian's chromium first if it is missing;
-# if it cannot be installed, says so loudly and exits 0. Screenshots go to $CGIHTTPD_ARTIFACTS
+# site served by the real cgihttpd binary, over HTTP and over HTTPS (HTTP/2). Installs
+# Debian's chromium first if it is missing; if it cannot be installed, says so loudly and
+# exits 0. Screenshots go to $CGIHTTPD_ARTIFACTS
 # (default: a new temporary directory), printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
