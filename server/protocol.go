@@ -3,8 +3,8 @@ package server
 import "net/http"
 
 // HTTP10 returns h answering every HTTP/1.x request as HTTP/1.0 and closing the connection
-// after each answer, as Python's http.server does with --protocol HTTP/1.0 (its default
-// before 3.14's -p). Scripts see SERVER_PROTOCOL=HTTP/1.0, as under Python, and a body without
+// after each answer, as Python's http.server does with --protocol HTTP/1.0, its default.
+// Scripts see SERVER_PROTOCOL=HTTP/1.0, as under Python, and a body without
 // a length is sent unchunked, ended by the close.
 //
 // net/http writes its status line, and decides keep-alive and chunking, from the version of
