@@ -188,11 +188,6 @@ type cgiResponseWriter struct {
 	flushDelay   time.Duration
 }
 
-// defaultFlushDelay is how long output waits before it is flushed to the client: a script
-// that finishes sooner (most do) is answered in one write, with a Content-Length; a
-// streaming one is seen at most this late.
-const defaultFlushDelay = 2 * time.Millisecond
-
 // newCGIResponseWriter makes the writer for one script's output; a negative flushDelay
 // flushes every write at once.
 func newCGIResponseWriter(w http.ResponseWriter, head bool, flushDelay time.Duration) *cgiResponseWriter {

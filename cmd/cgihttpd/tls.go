@@ -3,79 +3,24 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/cgihttpd/cgihttpd/internal/cli"
 	"github.com/cgihttpd/cgihttpd/internal/tlsconf"
 )
 
 // acmeObtainTimeout bounds getting the first ACME certificates at startup.
 const acmeObtainTimeout = 5 * time.Minute
-
-// tlsOptions are the flags for HTTPS (Python 3.14's --tls-* and -p, and ACME).
-type tlsOptions struct {
-	cert, key, passwordFile string
-	selfSigned              bool
-	protocol                string
-	acme                    tlsconf.ACME
-	acmeHTTPPort            int
-}
-
-func defineTLSFlags(fs *flag.FlagSet, t *tlsOptions) {
-	fs.StringVar(&t.cert, "tls-cert", "", "")
-	fs.StringVar(&t.key, "tls-key", "", "")
-	fs.StringVar(&t.passwordFile, "tls-password-file", "", "")
-	fs.BoolVar(&t.selfSigned, "tls-self-signed", false, "")
-	fs.StringVar(&t.protocol, "p", "HTTP/1.1", "")
-	fs.StringVar(&t.protocol, "protocol", "HTTP/1.1", "")
-	fs.Var(listFlag{&t.acme.Domains}, "acme-domain", "")
-	fs.StringVar(&t.acme.CA, "acme-ca", "", "")
-	fs.StringVar(&t.acme.Email, "acme-email", "", "")
-	fs.StringVar(&t.acme.Dir, "acme-dir", "", "")
-	fs.StringVar(&t.acme.RootsFile, "acme-ca-root", "", "")
-	fs.IntVar(&t.acmeHTTPPort, "acme-http-port", 80, "")
-	fs.DurationVar(&t.acme.RenewCheck, "acme-renew-check", 10*time.Minute, "")
-}
-
-// options builds what tlsconf needs; bind is the --bind address.
-func (t tlsOptions) options(bind string) tlsconf.Options {
-	a := t.acme
-	a.HTTPAddr = net.JoinHostPort(bind, strconv.Itoa(t.acmeHTTPPort))
-	if len(a.Domains) == 0 {
-		a.RenewCheck = 0 // its default is no sign of ACME
-	}
-	return tlsconf.Options{
-		Files:      tlsconf.Files{CertFile: t.cert, KeyFile: t.key, PasswordFile: t.passwordFile},
-		SelfSigned: t.selfSigned,
-		Hosts:      []string{bind},
-		ACME:       a,
-		HTTP1Only:  t.protocol == "HTTP/1.0",
-	}
-}
-
-func (t tlsOptions) check(bind string) error {
-	if t.protocol != "HTTP/1.0" && t.protocol != "HTTP/1.1" {
-		return fmt.Errorf("invalid --protocol %q: want HTTP/1.0 or HTTP/1.1", t.protocol)
-	}
-	if t.acmeHTTPPort < 1 || t.acmeHTTPPort > 65535 {
-		return fmt.Errorf("invalid --acme-http-port %d", t.acmeHTTPPort)
-	}
-	if t.acme.RenewCheck <= 0 {
-		return fmt.Errorf("invalid --acme-renew-check %s: must be positive", t.acme.RenewCheck)
-	}
-	return t.options(bind).Check()
-}
 
 // tlsConfigError is a TLS failure that is the command line's fault (exit 2), not the
 // network's (exit 1).
@@ -88,8 +33,8 @@ func (e tlsConfigError) Unwrap() error { return e.err }
 // obtains the certificates. It returns the function that makes a listener TLS (every listener
 // the server serves on goes through it) and stop, which ends the file watcher, the SIGHUP
 // handler, the challenge listener and renewals.
-func startTLS(t tlsOptions, bind string, httpsPort int, logger hclog.Logger, stdout io.Writer) (wrap func(net.Listener) net.Listener, stop func(), err error) {
-	src, err := tlsconf.New(t.options(bind), httpsPort, logger)
+func startTLS(t cli.TLS, bind string, httpsPort int, logger hclog.Logger, stdout io.Writer) (wrap func(net.Listener) net.Listener, stop func(), err error) {
+	src, err := tlsconf.New(t.Options(bind), httpsPort, logger)
 	if err != nil {
 		return nil, nil, tlsConfigError{err}
 	}
@@ -109,7 +54,7 @@ func startTLS(t tlsOptions, bind string, httpsPort int, logger hclog.Logger, std
 		logger.Info("self-signed TLS certificate", "sha256", fp)
 	}
 	if h := src.ACMEHandler(); h != nil {
-		addr := t.options(bind).ACME.HTTPAddr
+		addr := t.Options(bind).ACME.HTTPAddr
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			stop()
