@@ -107,7 +107,14 @@ func TestACMEWithPebble(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	base := "https://localhost:" + port
 
-	get := func(c *http.Client, u, host string) (*http.Response, string) {
+	// answer is what the test keeps of a response, its body read and closed.
+	type answer struct {
+		code          int
+		status, proto string
+		location      string
+		peer          *x509.Certificate
+	}
+	get := func(c *http.Client, u, host string) (answer, string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -125,15 +132,19 @@ func TestACMEWithPebble(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GET %s: %v", u, err)
 		}
-		return resp, string(b)
+		a := answer{code: resp.StatusCode, status: resp.Status, proto: resp.Proto, location: resp.Header.Get("Location")}
+		if resp.TLS != nil {
+			a.peer = resp.TLS.PeerCertificates[0]
+		}
+		return a, string(b)
 	}
 
 	// Obtained and served: the chain verifies against pebble's root, for localhost, over h2.
 	resp, body := get(client, base+"/", "")
-	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" || !strings.Contains(body, "cgihttpd example site") {
-		t.Errorf("index over HTTPS: %s %s", resp.Proto, resp.Status)
+	if resp.code != 200 || resp.proto != "HTTP/2.0" || !strings.Contains(body, "cgihttpd example site") {
+		t.Errorf("index over HTTPS: %s %s", resp.proto, resp.status)
 	}
-	first := resp.TLS.PeerCertificates[0]
+	first := resp.peer
 	t.Logf("obtained serial %x, valid %s to %s", first.SerialNumber, first.NotBefore.Format(time.TimeOnly), first.NotAfter.Format(time.TimeOnly))
 	if _, body = get(client, base+"/cgi-bin/env.sh", ""); !strings.Contains(body, "HTTPS=on") || !strings.Contains(body, "SERVER_PROTOCOL=HTTP/2.0") {
 		t.Errorf("env.sh over HTTPS lacks HTTPS=on and HTTP/2.0:\n%s", body)
@@ -142,12 +153,12 @@ func TestACMEWithPebble(t *testing.T) {
 	// Port 80's stand-in: a redirect to HTTPS for our name, 421 for any other.
 	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	httpBase := "http://" + net.JoinHostPort(loopback, strconv.Itoa(httpPort))
-	if resp, _ := get(plain, httpBase+"/form.html?x=1", "localhost"); resp.StatusCode != http.StatusPermanentRedirect ||
-		resp.Header.Get("Location") != base+"/form.html?x=1" {
-		t.Errorf("plain HTTP: %s, Location %q; want 308 to %s/form.html?x=1", resp.Status, resp.Header.Get("Location"), base)
+	if resp, _ := get(plain, httpBase+"/form.html?x=1", "localhost"); resp.code != http.StatusPermanentRedirect ||
+		resp.location != base+"/form.html?x=1" {
+		t.Errorf("plain HTTP: %s, Location %q; want 308 to %s/form.html?x=1", resp.status, resp.location, base)
 	}
-	if resp, _ := get(plain, httpBase+"/", "evil.example"); resp.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("plain HTTP for another host: %s, want 421", resp.Status)
+	if resp, _ := get(plain, httpBase+"/", "evil.example"); resp.code != http.StatusMisdirectedRequest {
+		t.Errorf("plain HTTP for another host: %s, want 421", resp.status)
 	}
 
 	// Renewed while serving: a new connection gets a certificate with another serial, which
@@ -156,7 +167,7 @@ func TestACMEWithPebble(t *testing.T) {
 	for {
 		tr.CloseIdleConnections()
 		resp, _ := get(client, base+"/files/hello.txt", "")
-		if now := resp.TLS.PeerCertificates[0]; now.SerialNumber.Cmp(first.SerialNumber) != 0 {
+		if now := resp.peer; now.SerialNumber.Cmp(first.SerialNumber) != 0 {
 			t.Logf("renewed: serial %x, valid %s to %s", now.SerialNumber, now.NotBefore.Format(time.TimeOnly), now.NotAfter.Format(time.TimeOnly))
 			break
 		}
@@ -295,8 +306,7 @@ func stopProcess(t *testing.T, cmd *exec.Cmd, name string, out fmt.Stringer) (ex
 			}
 		case <-time.After(stopTimeout):
 			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("%s still ran %v after SIGINT; killed it", name, stopTimeout)
+			t.Errorf("%s still ran %v after SIGINT; killed it (%v)", name, stopTimeout, <-done)
 		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, out)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,15 +9,6 @@ import (
 
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
-
-func fingerprintOf(der []byte) string {
-	sum := sha256.Sum256(der)
-	parts := make([]string, len(sum))
-	for i, b := range sum {
-		parts[i] = fmt.Sprintf("%02X", b)
-	}
-	return strings.Join(parts, ":")
-}
 
 // TestBadTLSExit2: a missing or unreadable certificate, a wrong or missing password and
 // contradictory TLS flags each give one line naming the problem and exit 2.
