@@ -60,7 +60,7 @@ func startTLS(t cli.TLS, bind string, httpsPort int, logger hclog.Logger, stdout
 			stop()
 			return nil, nil, fmt.Errorf("ACME HTTP-01 listener: %w", err)
 		}
-		challenge = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		challenge = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 8 << 10,
 			ErrorLog: logger.Named("acme-http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})}
 		wg.Add(1)
 		go func() {
