@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// maxHeaderBlock bounds a script's header block (DESIGN.md §4).
+// maxHeaderBlock bounds a script's header block (ARCHITECTURE.md, "The response").
 const maxHeaderBlock = 64 << 10
 
 var (
