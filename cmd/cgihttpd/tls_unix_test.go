@@ -316,3 +316,25 @@ func fingerprintOf(der []byte) string {
 	}
 	return strings.Join(parts, ":")
 }
+
+// TestTLSHandshakeBounded: a client that connects and never starts its TLS handshake is
+// cut off after --read-header-timeout, as a slow plain-HTTP client is.
+func TestTLSHandshakeBounded(t *testing.T) {
+	testutil.CheckLeaks(t)
+	base, logs, cmd := startMain(t, "-d", tlsSite(t), "--tls-self-signed", "--read-header-timeout", "1s", "0")
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.ReadAll(c) // returns when the server closes the connection
+	if err != nil {
+		t.Fatalf("the server kept a silent connection open: %v", err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 20*time.Second {
+		t.Errorf("a silent connection was closed after %v, want about --read-header-timeout (1s)", d)
+	}
+	stopMain(t, cmd, logs)
+}
