@@ -32,7 +32,7 @@ out=$(go test -count=1 -v -run '^(TestSocketActivation|TestListenersWithoutActiv
   { echo "$out"; fail "socket activation tests"; }
 echo "$out" | grep -E '^(---|ok)'
 ! grep -q -- '--- SKIP' <<<"$out" || fail "socket activation tests skipped here"
-[ "$(grep -c -- '^--- PASS: TestSocketActivation' <<<"$out")" -eq 2 ] || fail "socket activation tests did not both run"
+[ "$(grep -c -- '^--- PASS: TestSocketActivation' <<<"$out")" -eq 3 ] || fail "the three socket activation tests did not all pass"
 
 step "package contents"
 [ -f dist/metadata.json ] || fail "no dist/: run .ci/release.sh first"

@@ -53,6 +53,17 @@ func listeners(files []*os.File, bind string, port int, logger hclog.Logger) ([]
 	return lns, nil
 }
 
+// httpsPort is the port HTTPS is served on, for the certificate source (ACME's redirects): the
+// first TCP listener's, else the port given.
+func httpsPort(lns []net.Listener, port int) int {
+	for _, ln := range lns {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			return a.Port
+		}
+	}
+	return port
+}
+
 // fileListener returns a listener on a duplicate of f (f itself stays the caller's) after
 // checking that f is a listening socket: net.FileListener alone would take a connected one
 // and fail only at the first Accept.

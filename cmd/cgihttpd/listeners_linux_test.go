@@ -3,7 +3,9 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -247,6 +249,51 @@ func TestFileListener(t *testing.T) {
 	for name, f := range map[string]*os.File{"connection": connFile, "udp": udpFile, "file": file} {
 		if ln, err := fileListener(f); !errors.Is(err, errNotListening) {
 			t.Errorf("%s: %v, %v; want errNotListening", name, ln, err)
+		}
+	}
+}
+
+// TestSocketActivationServesHTTPS: with HTTPS on, every passed socket serves HTTPS (and
+// HTTP/2), and none of them plain HTTP.
+func TestSocketActivationServesHTTPS(t *testing.T) {
+	root := testutil.WorldDir(t)
+	if err := os.Mkdir(filepath.Join(root, "cgi-bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nHTTPS=%s\\n' \"$HTTPS\"\n"
+	if err := os.WriteFile(filepath.Join(root, "cgi-bin", "https.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a1 := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	a2 := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	_, logs := activated(t, []string{"-l", a1, "-l", a2}, []string{"-d", root, "--tls-self-signed"})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} // a self-signed test certificate
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	for _, addr := range []string{a1, a2} {
+		var resp *http.Response
+		var err error
+		deadline := time.Now().Add(30 * time.Second)
+		for { // the first connection starts cgihttpd
+			if resp, err = client.Get("https://" + addr + "/cgi-bin/https.sh"); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v; log:\n%s", addr, err, logs.String())
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "HTTPS=on") || resp.ProtoMajor != 2 {
+			t.Errorf("%s: %s %d %q; want HTTP/2 200 with HTTPS=on", addr, resp.Proto, resp.StatusCode, body)
+		}
+		plain, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/")
+		if err == nil {
+			_ = plain.Body.Close()
+			if plain.StatusCode == 200 {
+				t.Errorf("%s answers plain HTTP with 200", addr)
+			}
 		}
 	}
 }

@@ -83,6 +83,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeListeners(lns) // on the error paths; serve closes them too
+	handler, scheme, served := http.Handler(srv), "http", make([]net.Listener, len(lns))
+	for i, ln := range lns {
+		served[i] = server.TuneListener(ln)
+	}
+	if o.TLS.Protocol == "HTTP/1.0" {
+		handler = server.HTTP10(srv)
+	}
+	if o.TLS.Options(o.Bind).Enabled() {
+		wrap, stopTLS, err := startTLS(o.TLS, o.Bind, httpsPort(lns, o.Port), logger, stdout)
+		if err != nil {
+			_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+			if errors.As(err, new(tlsConfigError)) {
+				return 2
+			}
+			return 1
+		}
+		defer stopTLS()
+		scheme = "https"
+		for i := range served {
+			served[i] = wrap(served[i])
+		}
+	}
 	if o.StatusAddr != "" {
 		stop, err := serveStatus(o.StatusAddr, srv, statusTimeoutsOf(o), logger)
 		if err != nil {
@@ -91,13 +113,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(lns, srv, o, logger, stdout)
+	return serve(served, scheme, handler, o, logger, stdout)
 }
 
 // serve runs one HTTP server on every listener in lns until SIGINT or SIGTERM, then shuts
 // down gracefully: running scripts get grace, and then their trees are killed through the
 // base context. A listener that fails stops the whole server.
-func serve(lns []net.Listener, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
+func serve(lns []net.Listener, scheme string, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
 	grace := o.ShutdownGrace
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
@@ -120,14 +142,14 @@ func serve(lns []net.Listener, handler http.Handler, o *cli.Options, logger hclo
 	served := make(chan error, len(lns))
 	for _, ln := range lns {
 		if _, ok := ln.Addr().(*net.TCPAddr); ok {
-			url := "http://" + displayAddr(ln.Addr()) + "/"
-			_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
+			url := scheme + "://" + displayAddr(ln.Addr()) + "/"
+			_, _ = fmt.Fprintf(stdout, "Serving %s on %s (%s) ...\n", strings.ToUpper(scheme), ln.Addr(), url)
 			logger.Info("listening", "url", url)
 		} else { // a Unix socket a service manager passed
-			_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s socket %s ...\n", ln.Addr().Network(), ln.Addr())
-			logger.Info("listening", "network", ln.Addr().Network(), "addr", ln.Addr().String())
+			_, _ = fmt.Fprintf(stdout, "Serving %s on %s socket %s ...\n", strings.ToUpper(scheme), ln.Addr().Network(), ln.Addr())
+			logger.Info("listening", "scheme", scheme, "network", ln.Addr().Network(), "addr", ln.Addr().String())
 		}
-		go func() { served <- hs.Serve(server.TuneListener(ln)) }()
+		go func() { served <- hs.Serve(ln) }()
 	}
 	select {
 	case err := <-served:

@@ -31,7 +31,7 @@ func TestServeStopsWhenOneListenerFails(t *testing.T) {
 	broken := brokenListener{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
 	done := make(chan int, 1)
 	go func() {
-		done <- serve([]net.Listener{good, broken}, http.NotFoundHandler(), &cli.Options{ShutdownGrace: time.Second}, hclog.NewNullLogger(), io.Discard)
+		done <- serve([]net.Listener{good, broken}, "http", http.NotFoundHandler(), &cli.Options{ShutdownGrace: time.Second}, hclog.NewNullLogger(), io.Discard)
 	}()
 	select {
 	case code := <-done:
