@@ -2,7 +2,7 @@
 # Checks cgihttpd as a service, on Debian as root, after .ci/release.sh has built dist/:
 #   1. socket activation: the Go tests that run cgihttpd under systemd-socket-activate, which
 #      must run here, not skip;
-#   2. the packages: both .deb hold what they should, both .rpm are RPMs;
+#   2. the packages: both .deb and both .rpm hold what they should, with their scripts;
 #   3. this machine's .deb: dpkg -i makes the cgihttpd account; the unit's ExecStart runs by
 #      hand (no systemd as PID 1 here), plainly and then under systemd-socket-activate with
 #      cgihttpd.socket's ListenStream, each serving a file and a script that runs as
@@ -21,6 +21,7 @@ need=()
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v rpm >/dev/null 2>&1 || need+=(rpm) # only to read the .rpm files
 if [ "${#need[@]}" -gt 0 ]; then
   step "apt-get install ${need[*]}"
   apt-get update -qq
@@ -62,9 +63,28 @@ for arch in amd64 arm64; do
   done
   [ -s "dist/$(basename "$deb").cdx.json" ] || fail "no SBOM for $deb"
 done
+want_rpm_files=(
+  /usr/bin/cgihttpd
+  /usr/lib/systemd/system/cgihttpd.service
+  /usr/lib/systemd/system/cgihttpd.socket
+  /usr/share/man/man1/cgihttpd.1.gz
+  /usr/share/bash-completion/completions/cgihttpd
+  /usr/share/zsh/site-functions/_cgihttpd
+  /usr/share/fish/vendor_completions.d/cgihttpd.fish
+  /usr/share/licenses/cgihttpd/LICENSE
+)
 for arch in x86_64 aarch64; do
   rpm=$(compgen -G "dist/cgihttpd-*.${arch}.rpm") || fail "no .rpm for $arch"
-  [ "$(head -c4 "$rpm" | od -An -tx1 | tr -d ' ')" = edabeedb ] || fail "$rpm is not an RPM"
+  [ "$(rpm -qp --qf '%{ARCH}' "$rpm")" = "$arch" ] || fail "$rpm is not for $arch"
+  list=$(rpm -qpl "$rpm")
+  for f in "${want_rpm_files[@]}"; do
+    grep -qxF "$f" <<<"$list" || fail "$rpm does not hold $f"
+  done
+  scripts=$(rpm -qp --scripts "$rpm")
+  for s in postinstall preuninstall postuninstall; do
+    grep -q "^$s scriptlet" <<<"$scripts" || fail "$rpm has no $s scriptlet"
+  done
+  grep -q 'useradd --system' <<<"$scripts" || fail "$rpm's postinstall makes no account"
   [ -s "$rpm.cdx.json" ] || fail "no SBOM for $rpm"
 done
 echo "debs and rpms for amd64 and arm64, each with its SBOM"
