@@ -69,6 +69,15 @@ type Config struct {
 	Env []string
 	// PassAuth exports the Authorization header as HTTP_AUTHORIZATION.
 	PassAuth bool
+	// Auth asks for HTTP Basic credentials on some or all paths; a script then sees
+	// AUTH_TYPE=Basic and REMOTE_USER. The zero value asks for none.
+	Auth AuthConfig
+	// CGIExtensions (".cgi") make a file with one of these extensions, compared without
+	// regard to case, a CGI script wherever it is under the root, and never content.
+	CGIExtensions []string
+	// Indexes are the names a directory's front page may have, first found first; nil means
+	// index.html and index.htm. One with a CGI extension runs.
+	Indexes []string
 	// MaxBodyBytes bounds a request body sent to a script; 0 means 64 MiB. Larger: 413.
 	MaxBodyBytes int64
 	// MaxScripts bounds the scripts running at once; 0 means 8 per CPU. A request that finds
@@ -120,6 +129,9 @@ type Server struct {
 	docs    *docRoot // the root, opened: every file access of a request goes through it
 	files   *fileCache
 	cgiDirs []string
+	cgiExts []string // lower case, each with its dot
+	indexes []string
+	auth    *authenticator    // nil: no credentials asked for
 	native  executor.Executor // nil where the platform has none
 	inproc  executor.Executor // nil in "native" mode
 	// ownsNative, ownsInproc: New made that executor, so Close closes it.
@@ -208,6 +220,16 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 		s.cgiDirs = append(s.cgiDirs, strings.TrimSuffix(clean, "/"))
 	}
+	if err := s.configureCGIExts(cfg.CGIExtensions, cfg.Indexes); err != nil {
+		return nil, err
+	}
+	if cfg.Auth.File != "" {
+		if s.auth, err = newAuthenticator(cfg.Auth, logger.Named("auth")); err != nil {
+			return nil, err
+		}
+	} else if cfg.Auth.Paths != nil || cfg.Auth.Realm != "" || cfg.Auth.MaxFailures != 0 {
+		return nil, errAuthNeedsFile
+	}
 	for _, name := range cfg.PassEnv {
 		if v, ok := os.LookupEnv(name); ok {
 			s.extraEnv[name] = v
@@ -249,6 +271,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if s.docs, err = openDocRoot(root, s.cgiDirs); err != nil {
 		return nil, err
 	}
+	s.docs.cgiExts = s.cgiExts
 	return s, nil
 }
 
@@ -356,8 +379,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		refuse(reason)
 		return
 	}
+	user, ok := s.authorize(w, r, clean, id)
+	if !ok {
+		return
+	}
 	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
-		s.serveCGI(w, r, clean, dir, id, hops)
+		s.serveCGI(w, r, s.docs.findScript(clean, dir), dir, user, id, hops)
+		return
+	}
+	if t, ok := s.extScript(clean); ok {
+		s.serveCGI(w, r, t, "", user, id, hops)
 		return
 	}
 	s.serveStatic(w, r, clean, id)

@@ -42,7 +42,10 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean strin
 			writeError(w, http.StatusMovedPermanently, "Moved to "+target)
 			return
 		}
-		for _, index := range []string{"index.html", "index.htm"} {
+		for _, index := range s.indexes {
+			if cgiExtOf(index, s.cgiExts) != "" {
+				continue // a script, which extScript runs; never served as content
+			}
 			idx, ok := s.openServable(path.Join(o.rel, index), id)
 			if !ok {
 				continue

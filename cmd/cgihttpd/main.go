@@ -74,6 +74,11 @@ type options struct {
 	version   bool
 
 	interpreters map[string]string // --interpreter: ".ext" to the command that runs such files
+
+	// --auth-*, --cgi-ext and --index: checked by server.New.
+	auth    server.AuthConfig
+	cgiExts []string
+	indexes []string
 }
 
 const usageText = `Usage: cgihttpd [flags] [port]
@@ -101,6 +106,17 @@ Flags:
       --interpreter .EXT=COMMAND
                           run files ending in .EXT as COMMAND FILE, e.g. .py=python3; repeatable
       --pass-auth         pass the Authorization header to scripts as HTTP_AUTHORIZATION
+      --auth-file FILE    ask for HTTP Basic credentials checked against this htpasswd file
+                          (bcrypt, APR1-MD5, SHA-crypt); scripts see REMOTE_USER
+      --auth-path PREFIX  URL path that needs credentials; repeatable (default: every path)
+      --auth-realm REALM  realm named in the credentials prompt (default cgihttpd)
+      --auth-max-failures N
+                          wrong logins a client may send a minute, then 429; negative for no
+                          limit (default 10)
+      --cgi-ext .EXT      files ending in .EXT are CGI scripts wherever they are, never
+                          content; repeatable (e.g. .cgi)
+      --index NAME        a directory's front page; repeatable, first found wins; one with a
+                          --cgi-ext extension runs (default index.html and index.htm)
       --executor MODE     auto (.go scripts in-process, the rest as processes), native or inproc (default auto)
       --inproc-allow-goroutines
                           let in-process scripts start goroutines (they then run in a worker process,
@@ -182,6 +198,12 @@ func defineFlags(o *options, interps *[]string) *flag.FlagSet {
 	fs.Var(listFlag{&o.passEnv}, "pass-env", "")
 	fs.Var(listFlag{&o.env}, "env", "")
 	fs.BoolVar(&o.passAuth, "pass-auth", false, "")
+	fs.StringVar(&o.auth.File, "auth-file", "", "")
+	fs.Var(listFlag{&o.auth.Paths}, "auth-path", "")
+	fs.StringVar(&o.auth.Realm, "auth-realm", "", "")
+	fs.IntVar(&o.auth.MaxFailures, "auth-max-failures", 0, "")
+	fs.Var(listFlag{&o.cgiExts}, "cgi-ext", "")
+	fs.Var(listFlag{&o.indexes}, "index", "")
 	fs.StringVar(&o.execMode, "executor", "auto", "")
 	fs.BoolVar(&o.goroutine, "inproc-allow-goroutines", false, "")
 	fs.IntVar(&o.limits.maxScripts, "max-scripts", 0, "")
@@ -333,16 +355,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer closeExecutor(inproc, logger)
 	}
 	srv, err := server.New(server.Config{
-		Root:         o.directory,
-		CGIDirs:      o.cgiDirs,
-		Executor:     exec,
-		InProcess:    inproc,
-		ExecutorMode: o.execMode,
-		Timeout:      o.timeout,
-		PassEnv:      o.passEnv,
-		Env:          o.env,
-		PassAuth:     o.passAuth,
-		Version:      versionString(),
+		Root:          o.directory,
+		CGIDirs:       o.cgiDirs,
+		Executor:      exec,
+		InProcess:     inproc,
+		ExecutorMode:  o.execMode,
+		Timeout:       o.timeout,
+		PassEnv:       o.passEnv,
+		Env:           o.env,
+		PassAuth:      o.passAuth,
+		Auth:          o.auth,
+		CGIExtensions: o.cgiExts,
+		Indexes:       o.indexes,
+		Version:       versionString(),
 
 		MaxScripts:        o.limits.maxScripts,
 		QueueTimeout:      o.limits.queueTimeout,
@@ -369,6 +394,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
+	srv.WarnIfCleartextAuth(ln.Addr(), false)
 	if o.limits.statusAddr != "" {
 		stop, err := serveStatus(o.limits.statusAddr, srv, o.limits.statusTimeouts(), logger)
 		if err != nil {

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// AuthConfig asks clients for HTTP Basic credentials checked against an Apache htpasswd
+// file. The zero value asks for none.
+type AuthConfig struct {
+	// File is the htpasswd file (bcrypt, APR1-MD5 or SHA-crypt entries); "" means no
+	// authentication. It is read by New, and again when it changes.
+	File string
+	// Paths are the URL path prefixes that need credentials, matched segment-wise (and
+	// without regard to case where file names are so compared); nil means every path.
+	Paths []string
+	// Realm is named in the WWW-Authenticate challenge; "" means "cgihttpd".
+	Realm string
+	// MaxFailures is how many wrong credentials a client (an address; an IPv6 /64) may send
+	// in a minute before it gets 429 until the minute is over; 0 means 10, negative means
+	// no limit.
+	MaxFailures int
+}
+
+// authenticator checks requests to the protected paths.
+type authenticator struct {
+	file      *passwdFile
+	paths     []string
+	challenge string // WWW-Authenticate value
+	limit     *failureLimiter
+	logger    hclog.Logger
+}
+
+// authOutcome is what a request's credentials came to.
+type authOutcome int
+
+const (
+	authNone      authOutcome = iota // no credentials needed, or none sent: see user
+	authOK                           // verified: user is set
+	authMissing                      // none or malformed: 401
+	authWrong                        // wrong name or password: 401, counted
+	authLimited                      // too many failures from this client: 429
+	authUntracked                    // wrong, and the client could not be counted: 401
+)
+
+func newAuthenticator(cfg AuthConfig, logger hclog.Logger) (*authenticator, error) {
+	realm := cfg.Realm
+	if realm == "" {
+		realm = "cgihttpd"
+	}
+	if strings.ContainsFunc(realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, fmt.Errorf("auth realm %q: control characters are not allowed", realm)
+	}
+	a := &authenticator{
+		challenge: `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `", charset="UTF-8"`,
+		logger:    logger,
+	}
+	paths := cfg.Paths
+	if paths == nil {
+		paths = []string{"/"}
+	}
+	for _, p := range paths {
+		clean, err := collapsePath(p)
+		if err != nil {
+			return nil, fmt.Errorf("auth path %q: must be an absolute URL path", p)
+		}
+		a.paths = append(a.paths, strings.TrimSuffix(clean, "/"))
+	}
+	switch max := cfg.MaxFailures; {
+	case max == 0:
+		a.limit = newFailureLimiter(defaultAuthFailures, authWindow)
+	case max > 0:
+		a.limit = newFailureLimiter(max, authWindow)
+	}
+	var err error
+	if a.file, err = openPasswdFile(cfg.File, logger); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// protects reports whether clean needs credentials.
+func (a *authenticator) protects(clean string) bool {
+	for _, p := range a.paths {
+		if p == "" {
+			return true // "/": everything
+		}
+		if len(clean) >= len(p) && sameName(clean[:len(p)], p) && (len(clean) == len(p) || clean[len(p)] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+// check verifies r's Basic credentials for a protected path; client is its address as the
+// server believes it (trusted proxies applied).
+func (a *authenticator) check(r *http.Request, client string) (string, authOutcome, time.Duration) {
+	key, keyed := clientKey(client)
+	if a.limit != nil && keyed {
+		if wait, blocked := a.limit.blocked(key); blocked {
+			return "", authLimited, wait
+		}
+	}
+	user, password, ok := r.BasicAuth()
+	if !ok || user == "" {
+		return "", authMissing, 0
+	}
+	if a.file.verify(user, password) {
+		return user, authOK, 0
+	}
+	if a.limit != nil && keyed && !a.limit.fail(key) {
+		return user, authUntracked, 0
+	}
+	return user, authWrong, 0
+}
+
+// authorize answers a request to a protected path that lacks valid credentials (401 or 429)
+// and returns false; otherwise it returns the verified user ("" when the path is open).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, clean string, id uint64) (string, bool) {
+	if s.auth == nil || !s.auth.protects(clean) {
+		return "", true
+	}
+	client, _, _ := s.clientAddr(r)
+	user, outcome, wait := s.auth.check(r, client)
+	switch outcome {
+	case authOK:
+		return user, true
+	case authLimited:
+		secs := int(math.Ceil(wait.Seconds()))
+		s.auth.logger.Warn("login refused: too many failures", "req_id", id, "client", client, "retry_after", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, "Too many failed logins; try again later")
+		return "", false
+	case authWrong, authUntracked:
+		s.auth.logger.Warn("login failed", "req_id", id, "client", client, "user", user, "path", clean)
+		if outcome == authUntracked {
+			s.auth.logger.Warn("too many clients with failed logins to count this one", "req_id", id, "client", client)
+		}
+	default:
+		s.auth.logger.Debug("credentials required", "req_id", id, "client", client, "path", clean)
+	}
+	w.Header().Set("WWW-Authenticate", s.auth.challenge)
+	writeError(w, http.StatusUnauthorized, "Credentials required")
+	return "", false
+}
+
+// WarnIfCleartextAuth logs a warning when the server asks for Basic credentials on a
+// listener that is neither TLS nor loopback: the password would cross the network in clear.
+func (s *Server) WarnIfCleartextAuth(addr net.Addr, tls bool) {
+	if s.auth == nil || tls {
+		return
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	s.logger.Warn("Basic credentials travel in clear text on this listener: serve it behind a TLS proxy or on loopback only", "addr", addr.String())
+}
+
+var errAuthNeedsFile = errors.New("auth paths, realm or failure limit given without an auth file")
