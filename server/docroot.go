@@ -176,14 +176,15 @@ func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 	return loc, err == nil, err
 }
 
-// cgiReason returns why o is a CGI script, judged by where it really is: its real name has a
-// CGI extension, or a CGI directory holds it; "" when neither.
+// cgiReason returns why o is a CGI script, judged by where it really is: it is not a
+// directory and its real name has a CGI extension, or a CGI directory holds it; "" when
+// neither.
 func (d *docRoot) cgiReason(o *opened, first ...string) (string, error) {
 	loc, err := d.location(o)
 	if err != nil {
 		return "", fmt.Errorf("locate %s: %w", o.rel, err)
 	}
-	if ext := cgiExtOf(filepath.Base(loc), d.cgiExts); ext != "" {
+	if ext := cgiExtOf(filepath.Base(loc), d.cgiExts); ext != "" && !o.info.IsDir() { // a directory is no script
 		return "CGI extension " + ext, nil
 	}
 	dir, err := d.cgiDirAt(loc, first...)
