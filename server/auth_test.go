@@ -1,0 +1,320 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// passwdLine returns an htpasswd line for user with a bcrypt hash of password.
+func passwdLine(t testing.TB, user, password string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return user + ":" + string(h) + "\n"
+}
+
+func writePasswd(t testing.TB, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// authSite is a root with a script and a page under /app and the same outside it.
+func authSite(t *testing.T, auth AuthConfig, passAuth bool) (*Server, *envExecutor) {
+	t.Helper()
+	root := t.TempDir()
+	writeSite(t, root, map[string]string{
+		"app/tool.cgi":        "APP-TOOL",
+		"app/page.txt":        "APP-PAGE",
+		"apple/page.txt":      "APPLE-PAGE",
+		"cgi-bin/open.sh":     "OPEN-SCRIPT",
+		"cgi-bin/app/deep.sh": "DEEP",
+	})
+	exec := &envExecutor{}
+	s, err := New(Config{Root: root, Executor: exec, ExecutorMode: "native", CGIExtensions: []string{".cgi"}, Auth: auth, PassAuth: passAuth}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, exec
+}
+
+// request sends target from the client address with Basic credentials (user "" for none).
+func request(s *Server, client, target, user, password string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.RemoteAddr = client + ":40000"
+	if strings.Contains(client, ":") {
+		r.RemoteAddr = "[" + client + "]:40000"
+	}
+	if user != "" {
+		r.SetBasicAuth(user, password)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	return rec
+}
+
+// TestAuthProtectsPaths: protected paths (scripts and files) want credentials, verified ones
+// reach the script as REMOTE_USER, and nothing else ever does.
+func TestAuthProtectsPaths(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"), passwdLine(t, "bob", "other"))
+	s, exec := authSite(t, AuthConfig{File: file, Paths: []string{"/app", "/cgi-bin/app/"}, Realm: `Team "A"`, MaxFailures: -1}, false)
+	const client = "192.0.2.10"
+	targets := []string{"/app/tool.cgi/x", "/app/page.txt", "/app/", "/app", "/APP/../app/page.txt", "/cgi-bin/app/deep.sh"}
+	if caseInsensitiveNames {
+		targets = append(targets, "/APP/page.txt", "/App/tool.cgi") // the same files there
+	}
+	for _, target := range targets {
+		for _, creds := range [][2]string{{"", ""}, {"alice", "wrong"}, {"mallory", "s3cret"}, {"alice", ""}} {
+			rec := request(s, client, target, creds[0], creds[1])
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("GET %s as %q: %d, want 401", target, creds[0], rec.Code)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != `Basic realm="Team \"A\"", charset="UTF-8"` {
+				t.Errorf("GET %s: WWW-Authenticate %q", target, got)
+			}
+			if strings.Contains(rec.Body.String(), "APP-") {
+				t.Errorf("GET %s without valid credentials revealed %q", target, rec.Body)
+			}
+		}
+	}
+	if runs := exec.ran(); len(runs) != 0 {
+		t.Fatalf("ran %q without valid credentials", runs)
+	}
+	rec := request(s, client, "/app/tool.cgi/x", "alice", "s3cret")
+	env := strings.Split(rec.Body.String(), "\n")
+	if rec.Code != http.StatusOK || !slices.Contains(env, "REMOTE_USER=alice") || !slices.Contains(env, "AUTH_TYPE=Basic") {
+		t.Errorf("as alice: %d, env:\n%s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "HTTP_AUTHORIZATION") {
+		t.Errorf("the Authorization header reached the script without --pass-auth:\n%s", rec.Body)
+	}
+	if rec := request(s, client, "/app/page.txt", "bob", "other"); rec.Code != http.StatusOK || rec.Body.String() != "APP-PAGE" {
+		t.Errorf("page as bob: %d %q", rec.Code, rec.Body)
+	}
+	// Open paths need nothing, and a Basic header there (valid or not) is never believed.
+	for _, creds := range [][2]string{{"", ""}, {"alice", "s3cret"}, {"alice", "wrong"}} {
+		rec := request(s, client, "/cgi-bin/open.sh", creds[0], creds[1])
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "REMOTE_USER") || strings.Contains(rec.Body.String(), "AUTH_TYPE") {
+			t.Errorf("open script with %q: %d\n%s", creds, rec.Code, rec.Body)
+		}
+	}
+	if rec := request(s, client, "/apple/page.txt", "", ""); rec.Code != http.StatusOK {
+		t.Errorf("/apple is not below /app: %d", rec.Code)
+	}
+}
+
+// TestAuthPassAuth: with PassAuth the script also gets the header, and it protects all paths
+// by default.
+func TestAuthPassAuth(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"))
+	s, _ := authSite(t, AuthConfig{File: file}, true)
+	if rec := request(s, "192.0.2.1", "/apple/page.txt", "", ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("every path is protected by default: %d", rec.Code)
+	}
+	rec := request(s, "192.0.2.1", "/cgi-bin/open.sh", "alice", "s3cret")
+	if !strings.Contains(rec.Body.String(), "\nHTTP_AUTHORIZATION=Basic ") || !strings.Contains(rec.Body.String(), "\nREMOTE_USER=alice\n") {
+		t.Errorf("with PassAuth: %d\n%s", rec.Code, rec.Body)
+	}
+}
+
+// TestAuthRateLimit: a client that keeps failing gets 429 (even with the right password),
+// others are unaffected, and the client is let in again once its minute is over.
+func TestAuthRateLimit(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"))
+	s, _ := authSite(t, AuthConfig{File: file, MaxFailures: 3}, false)
+	now := time.Now()
+	s.auth.limit.now = func() time.Time { return now }
+	const attacker, other = "192.0.2.66", "198.51.100.7"
+	for i := range 3 {
+		if rec := request(s, attacker, "/app/page.txt", "alice", "guess"+strconv.Itoa(i)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, rec.Code)
+		}
+	}
+	// Asking without credentials is not a failure, and does not get past the limit either.
+	for _, creds := range [][2]string{{"alice", "s3cret"}, {"alice", "guess"}, {"", ""}} {
+		rec := request(s, attacker, "/app/page.txt", creds[0], creds[1])
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "60" || strings.Contains(rec.Body.String(), "APP-PAGE") {
+			t.Errorf("limited client with %q: %d Retry-After %q", creds, rec.Code, rec.Header().Get("Retry-After"))
+		}
+	}
+	// The same /64 is the same client; another address is not.
+	if rec := request(s, "2001:db8::1", "/app/page.txt", "alice", "x"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("v6 first failure: %d", rec.Code)
+	}
+	for _, a := range []string{"2001:db8::2", "2001:db8::3"} {
+		request(s, a, "/app/page.txt", "alice", "x")
+	}
+	if rec := request(s, "2001:db8::ffff:1", "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("another address of the failing /64: %d, want 429", rec.Code)
+	}
+	if rec := request(s, other, "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusOK {
+		t.Errorf("another client: %d, want 200", rec.Code)
+	}
+	if rec := request(s, "2001:db8:0:1::1", "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusOK {
+		t.Errorf("the next /64: %d, want 200", rec.Code)
+	}
+	now = now.Add(authWindow - time.Second)
+	if rec := request(s, attacker, "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
+		t.Errorf("a second before the minute ends: %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	now = now.Add(time.Second)
+	if rec := request(s, attacker, "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusOK {
+		t.Errorf("after the minute: %d, want 200", rec.Code)
+	}
+}
+
+// TestAuthNoLimit: a negative MaxFailures counts nothing.
+func TestAuthNoLimit(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"))
+	s, _ := authSite(t, AuthConfig{File: file, MaxFailures: -1}, false)
+	for range defaultAuthFailures + 2 {
+		request(s, "192.0.2.3", "/app/page.txt", "alice", "wrong")
+	}
+	if rec := request(s, "192.0.2.3", "/app/page.txt", "alice", "s3cret"); rec.Code != http.StatusOK {
+		t.Errorf("no limit: %d", rec.Code)
+	}
+}
+
+// TestFailureLimiterBounded: the clients tracked at once are bounded; expired ones make room.
+func TestFailureLimiterBounded(t *testing.T) {
+	l := newFailureLimiter(1, time.Minute)
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	for i := range maxAuthClients {
+		k, _ := clientKey("10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255))
+		if !l.fail(k) {
+			t.Fatalf("client %d not tracked", i)
+		}
+	}
+	extra, _ := clientKey("192.0.2.1")
+	if l.fail(extra) {
+		t.Error("a client past the bound was tracked")
+	}
+	now = now.Add(time.Minute)
+	if !l.fail(extra) || len(l.clients) != 1 {
+		t.Errorf("expired clients not dropped: %d tracked", len(l.clients))
+	}
+}
+
+// TestAuthFileReload: a changed file is re-read; one that cannot be read leaves the old users.
+func TestAuthFileReload(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "one"))
+	s, _ := authSite(t, AuthConfig{File: file, MaxFailures: -1}, false)
+	s.auth.file.poll = 0
+	ok := func(user, password string) bool {
+		return request(s, "192.0.2.1", "/app/page.txt", user, password).Code == http.StatusOK
+	}
+	if !ok("alice", "one") || ok("bob", "two") {
+		t.Fatal("first version not in force")
+	}
+	// Replaced by rename, as editors and htpasswd-like tools do: a new identity.
+	next := file + ".new"
+	if err := os.WriteFile(next, []byte(passwdLine(t, "bob", "two")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, file); err != nil {
+		t.Fatal(err)
+	}
+	if ok("alice", "one") || !ok("bob", "two") {
+		t.Error("the renamed-over file was not re-read")
+	}
+	// Rewritten in place with the same size: the times tell.
+	line := passwdLine(t, "carol", "two")
+	if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(file, future, future); err != nil {
+		t.Fatal(err)
+	}
+	if ok("bob", "two") || !ok("carol", "two") {
+		t.Error("the file rewritten in place was not re-read")
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if !ok("carol", "two") {
+		t.Error("a missing file dropped the users read before")
+	}
+}
+
+// TestAuthFileLines: comments, blank lines, duplicates and refused forms.
+func TestAuthFileLines(t *testing.T) {
+	file := writePasswd(t, "# a comment\n\n", passwdLine(t, "alice", "first"), passwdLine(t, "alice", "second"),
+		"plain:secret\n", "sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n", "des:rqXexS6ZhobKA\n", "nocolon\n", ":nouser\n")
+	s, _ := authSite(t, AuthConfig{File: file, MaxFailures: -1}, false)
+	for _, c := range []struct {
+		user, password string
+		want           int
+	}{
+		{"alice", "first", 200}, {"alice", "second", 401}, {"plain", "secret", 401}, {"sha", "secret", 401},
+		{"des", "test", 401}, {"nocolon", "", 401}, {"", "nouser", 401},
+	} {
+		if rec := request(s, "192.0.2.1", "/app/page.txt", c.user, c.password); rec.Code != c.want {
+			t.Errorf("%s:%s: %d, want %d", c.user, c.password, rec.Code, c.want)
+		}
+	}
+}
+
+// TestAuthConfig: what New refuses.
+func TestAuthConfig(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "x"))
+	for name, auth := range map[string]AuthConfig{
+		"missing file":      {File: filepath.Join(t.TempDir(), "none")},
+		"directory":         {File: t.TempDir()},
+		"relative path":     {File: file, Paths: []string{"app"}},
+		"control in realm":  {File: file, Realm: "a\nb"},
+		"paths and no file": {Paths: []string{"/app"}},
+		"realm and no file": {Realm: "x"},
+	} {
+		s, err := New(Config{Root: t.TempDir(), Executor: fakeExecutor{}, Auth: auth}, nil)
+		if err == nil {
+			_ = s.Close()
+			t.Errorf("%s: New accepted %+v", name, auth)
+		}
+	}
+	empty := writePasswd(t, "# nobody yet\n")
+	s, _ := authSite(t, AuthConfig{File: empty}, false)
+	if rec := request(s, "192.0.2.1", "/app/page.txt", "alice", "x"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a file without users: %d, want 401", rec.Code)
+	}
+}
+
+// TestWarnIfCleartextAuth: the warning is for a listener off loopback without TLS, with auth.
+func TestWarnIfCleartextAuth(t *testing.T) {
+	var out strings.Builder
+	file := writePasswd(t, passwdLine(t, "alice", "x"))
+	s, err := New(Config{Root: t.TempDir(), Executor: fakeExecutor{}, Auth: AuthConfig{File: file}}, hclog.New(&hclog.LoggerOptions{Output: &out}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	loop := &net.TCPAddr{IP: net.IPv6loopback, Port: 8000}
+	wild := &net.TCPAddr{IP: net.IPv4zero, Port: 8000}
+	s.WarnIfCleartextAuth(loop, false)
+	s.WarnIfCleartextAuth(wild, true)
+	if strings.Contains(out.String(), "clear text") {
+		t.Errorf("warned for loopback or TLS: %s", out.String())
+	}
+	s.WarnIfCleartextAuth(wild, false)
+	if !strings.Contains(out.String(), "clear text") {
+		t.Errorf("no warning for 0.0.0.0 without TLS: %q", out.String())
+	}
+}
