@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,9 @@ func (a *authenticator) protects(clean string) bool {
 	return false
 }
 
+// everything reports whether every path is protected.
+func (a *authenticator) everything() bool { return slices.Contains(a.paths, "") }
+
 // check verifies r's Basic credentials for a protected path; client is its address as the
 // server believes it (trusted proxies applied).
 func (a *authenticator) check(r *http.Request, client string) (string, authOutcome, time.Duration) {
@@ -128,6 +132,31 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, clean string,
 	if s.auth == nil || !s.auth.protects(clean) {
 		return "", true
 	}
+	return s.demandCredentials(w, r, clean, id)
+}
+
+// authorizeOpened is authorize for the file or directory o that a request not yet
+// authorized opened: o needs credentials when it really lies in a protected directory,
+// whatever name reached it (a symlink from an open path; on Windows an 8.3 or other-case
+// spelling). user is what authorize returned.
+func (s *Server) authorizeOpened(w http.ResponseWriter, r *http.Request, o *opened, user string, id uint64) (string, bool) {
+	if s.auth == nil || user != "" || s.auth.everything() {
+		return user, true
+	}
+	protected, err := s.docs.inLocations(o, s.auth.paths)
+	if err != nil {
+		s.auth.logger.Warn("cannot tell whether a file lies in a protected directory; asking for credentials", "req_id", id, "path", o.rel, "error", err)
+		protected = true
+	}
+	if !protected {
+		return "", true
+	}
+	return s.demandCredentials(w, r, "/"+o.rel, id)
+}
+
+// demandCredentials checks r's credentials for a protected path, and answers 401 or 429
+// when they do not do.
+func (s *Server) demandCredentials(w http.ResponseWriter, r *http.Request, clean string, id uint64) (string, bool) {
 	client, _, _ := s.clientAddr(r)
 	user, outcome, wait := s.auth.check(r, client)
 	switch outcome {

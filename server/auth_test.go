@@ -318,3 +318,35 @@ func TestWarnIfCleartextAuth(t *testing.T) {
 		t.Errorf("no warning for 0.0.0.0 without TLS: %q", out.String())
 	}
 }
+
+// TestAuthByRealLocation: a protected directory's files want credentials by every name: a
+// symlink from an open path to a file, a script or the directory itself, an index page.
+func TestAuthByRealLocation(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"))
+	s, exec := authSite(t, AuthConfig{File: file, Paths: []string{"/app"}, MaxFailures: -1}, false)
+	root := s.Root()
+	writeSite(t, root, map[string]string{"app/sub/index.html": "APP-INDEX", "open/page.txt": "OPEN-PAGE"})
+	symlinkOrSkip(t, filepath.Join("..", "app", "page.txt"), filepath.Join(root, "open", "page-link"))
+	symlinkOrSkip(t, filepath.Join("..", "app", "tool.cgi"), filepath.Join(root, "open", "tool.cgi"))
+	symlinkOrSkip(t, filepath.Join("..", "app"), filepath.Join(root, "open", "dir"))
+	symlinkOrSkip(t, filepath.Join("..", "app", "sub", "index.html"), filepath.Join(root, "open", "index.html"))
+	for _, target := range []string{"/open/page-link", "/open/tool.cgi/x", "/open/dir/", "/open/dir/page.txt", "/open/dir/sub/", "/open/"} {
+		rec := request(s, "192.0.2.1", target, "", "")
+		if rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "APP-") || rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s without credentials: %d %q, want 401", target, rec.Code, rec.Body)
+		}
+		if rec := request(s, "192.0.2.1", target, "alice", "s3cret"); rec.Code != http.StatusOK {
+			t.Errorf("GET %s as alice: %d, want 200", target, rec.Code)
+		}
+	}
+	if runs := exec.ran(); len(runs) != 1 {
+		t.Errorf("ran %q, want tool.cgi once (with credentials)", runs)
+	}
+	rec := request(s, "192.0.2.1", "/open/tool.cgi", "alice", "s3cret")
+	if !strings.Contains(rec.Body.String(), "\nREMOTE_USER=alice\n") {
+		t.Errorf("a script reached by a symlink into /app did not get REMOTE_USER:\n%s", rec.Body)
+	}
+	if rec := request(s, "192.0.2.1", "/open/page.txt", "", ""); rec.Code != http.StatusOK {
+		t.Errorf("an open file: %d", rec.Code)
+	}
+}

@@ -40,6 +40,10 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, t scriptTarget
 		return
 	}
 	defer script.close()
+	user, authorized := s.authorizeOpened(w, r, script, user, id)
+	if !authorized {
+		return
+	}
 	exec := s.executorFor(t.file)
 	if exec == nil {
 		log.Warn("no executor on this platform can run the script", "script", t.scriptName)

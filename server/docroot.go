@@ -157,8 +157,8 @@ func (d *docRoot) locate(f *os.File, rel string) (string, error) {
 	return loc, err
 }
 
-// cgiDirLocation returns where the CGI directory rel really is; ok is false when it cannot be
-// opened beneath the root.
+// cgiDirLocation returns where the directory rel (a CGI or a protected directory) really
+// is; ok is false when it cannot be opened beneath the root.
 func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 	loc, found, err := d.fast.locate(rel)
 	if !errors.Is(err, errors.ErrUnsupported) {
@@ -202,6 +202,26 @@ func (d *docRoot) cgiDirHolding(o *opened, first ...string) (string, error) {
 		return "", fmt.Errorf("locate %s: %w", o.rel, err)
 	}
 	return d.cgiDirAt(loc, first...)
+}
+
+// inLocations reports whether the real location of o is one of the directories at the URL
+// paths dirs, or lies below one; a directory that cannot be opened beneath the root holds
+// nothing.
+func (d *docRoot) inLocations(o *opened, dirs []string) (bool, error) {
+	loc, err := d.location(o)
+	if err != nil {
+		return false, fmt.Errorf("locate %s: %w", o.rel, err)
+	}
+	for _, dir := range dirs {
+		dirLoc, ok, err := d.cgiDirLocation(relPath(dir))
+		if err != nil {
+			return false, fmt.Errorf("locate %s: %w", dir, err)
+		}
+		if ok && within(loc, dirLoc) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // cgiDirAt returns the CGI directory whose real location holds the real location loc, or "".

@@ -391,7 +391,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		s.serveCGI(w, r, t, "", user, id, hops)
 		return
 	}
-	s.serveStatic(w, r, clean, id)
+	s.serveStatic(w, r, clean, user, id)
 }
 
 // writeError sends a small HTML error page, like Python's send_error.
