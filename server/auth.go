@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+var errAuthNeedsFile = errors.New("auth paths, realm or failure limit given without an auth file")
+
 // AuthConfig asks clients for HTTP Basic credentials checked against an Apache htpasswd
 // file. The zero value asks for none.
 type AuthConfig struct {
@@ -192,5 +194,3 @@ func (s *Server) WarnIfCleartextAuth(addr net.Addr, tls bool) {
 	}
 	s.logger.Warn("Basic credentials travel in clear text on this listener: serve it behind a TLS proxy or on loopback only", "addr", addr.String())
 }
-
-var errAuthNeedsFile = errors.New("auth paths, realm or failure limit given without an auth file")

@@ -267,3 +267,30 @@ func TestCGIExtConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCGIExtOtherSpellings: other spellings of a .cgi file's name, without links (so this
+// runs where symlinks cannot be made, as under Wine). Where names are compared without
+// regard to case the other case is the script and runs; nowhere is the source served.
+func TestCGIExtOtherSpellings(t *testing.T) {
+	root := t.TempDir()
+	writeSite(t, root, map[string]string{"app/tool.cgi": "SECRET-SOURCE"})
+	exec := &envExecutor{}
+	s := newExtServer(t, root, exec, nil)
+	for _, target := range []string{"/app/TOOL.CGI", "/app/Tool.Cgi/x", "/app/tool.cgi.", "/app/tool.cgi%20", "/app/tool.cgi::$DATA",
+		"/app/tool.cgi%3a%3a$DATA", "/app/tool%2Ecgi", "/app//tool.cgi", "/app/./tool.cgi", "/x/../app/tool.cgi"} {
+		for _, method := range []string{"GET", "HEAD", "POST"} {
+			code, body := serve(s, method, target)
+			if strings.Contains(body, "SECRET-SOURCE") && !strings.HasPrefix(body, "RAN SECRET-SOURCE\n") {
+				t.Errorf("%s %s: %d, served the source:\n%s", method, target, code, body)
+			}
+			if code == http.StatusOK && !strings.HasPrefix(body, "RAN ") && method != "HEAD" {
+				t.Errorf("%s %s: 200 without running: %q", method, target, body)
+			}
+		}
+	}
+	if caseInsensitiveNames {
+		if code, body := serve(s, "GET", "/app/TOOL.CGI"); code != http.StatusOK || !strings.HasPrefix(body, "RAN SECRET-SOURCE\n") {
+			t.Errorf("GET /app/TOOL.CGI, the same file here: %d %q, want it run", code, body)
+		}
+	}
+}
