@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cgihttpd/cgihttpd/executor"
+	"github.com/cgihttpd/cgihttpd/server"
 
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
@@ -50,6 +51,11 @@ func TestParseArgs(t *testing.T) {
 				reflect.DeepEqual(o.passEnv, []string{"HOME"}) && reflect.DeepEqual(o.env, []string{"A=b=c"})
 		}},
 		{[]string{"--log-level", "debug", "--log-json"}, func(o *options) bool { return o.logLevel == "debug" && o.logJSON }},
+		{[]string{"--auth-file", "pw", "--auth-path", "/a", "--auth-path", "/b", "--auth-realm", "R", "--auth-max-failures", "-1",
+			"--cgi-ext", ".cgi", "--cgi-ext", ".pl", "--index", "index.cgi"}, func(o *options) bool {
+			return reflect.DeepEqual(o.auth, server.AuthConfig{File: "pw", Paths: []string{"/a", "/b"}, Realm: "R", MaxFailures: -1}) &&
+				reflect.DeepEqual(o.cgiExts, []string{".cgi", ".pl"}) && reflect.DeepEqual(o.indexes, []string{"index.cgi"})
+		}},
 	}
 	for _, c := range cases {
 		o, err := parseArgs(c.args)
@@ -85,6 +91,12 @@ func TestBadCommandLinesExit2WithOneLine(t *testing.T) {
 		{"--directory", filepath.Join(dir, "missing")},
 		{"--directory", filepath.Join(dir, "file")},
 		{"--cgi-dir", "relative", "-d", dir},
+		{"--auth-path", "/private", "-d", dir},
+		{"--auth-file", filepath.Join(dir, "missing"), "-d", dir},
+		{"--auth-file", filepath.Join(dir, "file"), "--auth-path", "relative", "-d", dir},
+		{"--auth-max-failures", "many"},
+		{"--cgi-ext", "cgi", "-d", dir},
+		{"--index", "a/index.cgi", "-d", dir},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
