@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cgihttpd/cgihttpd/executor"
 )
 
 // passwdLine returns an htpasswd line for user with a bcrypt hash of password.
@@ -348,5 +353,38 @@ func TestAuthByRealLocation(t *testing.T) {
 	}
 	if rec := request(s, "192.0.2.1", "/open/page.txt", "", ""); rec.Code != http.StatusOK {
 		t.Errorf("an open file: %d", rec.Code)
+	}
+}
+
+// redirectExecutor answers every script with a local redirect to its source's text.
+type redirectExecutor struct{}
+
+func (redirectExecutor) Run(_ context.Context, inv *executor.Invocation) error {
+	src, err := io.ReadAll(io.NewSectionReader(inv.File, 0, 1<<10))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", inv.Path, err)
+	}
+	_, err = fmt.Fprintf(inv.Stdout, "Location: %s\n\n", src)
+	return err
+}
+
+func (redirectExecutor) Name() string { return "redirect" }
+
+// TestAuthLocalRedirect: an open script's local redirect into a protected path is checked
+// like the client's own request.
+func TestAuthLocalRedirect(t *testing.T) {
+	root := t.TempDir()
+	writeSite(t, root, map[string]string{"cgi-bin/go.sh": "/app/page.txt", "app/page.txt": "APP-PAGE"})
+	s, err := New(Config{Root: root, Executor: redirectExecutor{}, ExecutorMode: "native",
+		Auth: AuthConfig{File: writePasswd(t, passwdLine(t, "alice", "s3cret")), Paths: []string{"/app"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if rec := request(s, "192.0.2.1", "/cgi-bin/go.sh", "", ""); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "APP-PAGE") {
+		t.Errorf("redirect into /app without credentials: %d %q", rec.Code, rec.Body)
+	}
+	if rec := request(s, "192.0.2.1", "/cgi-bin/go.sh", "alice", "s3cret"); rec.Code != http.StatusOK || rec.Body.String() != "APP-PAGE" {
+		t.Errorf("redirect into /app as alice: %d %q", rec.Code, rec.Body)
 	}
 }
