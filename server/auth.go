@@ -54,7 +54,14 @@ const (
 	authUntracked                    // wrong, and the client could not be counted: 401
 )
 
+// newAuthenticator checks cfg and reads its file; it returns nil when cfg asks for nothing.
 func newAuthenticator(cfg AuthConfig, logger hclog.Logger) (*authenticator, error) {
+	if cfg.File == "" {
+		if cfg.Paths != nil || cfg.Realm != "" || cfg.MaxFailures != 0 {
+			return nil, errAuthNeedsFile
+		}
+		return nil, nil
+	}
 	realm := cfg.Realm
 	if realm == "" {
 		realm = "cgihttpd"

@@ -223,12 +223,8 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if err := s.configureCGIExts(cfg.CGIExtensions, cfg.Indexes); err != nil {
 		return nil, err
 	}
-	if cfg.Auth.File != "" {
-		if s.auth, err = newAuthenticator(cfg.Auth, logger.Named("auth")); err != nil {
-			return nil, err
-		}
-	} else if cfg.Auth.Paths != nil || cfg.Auth.Realm != "" || cfg.Auth.MaxFailures != 0 {
-		return nil, errAuthNeedsFile
+	if s.auth, err = newAuthenticator(cfg.Auth, logger.Named("auth")); err != nil {
+		return nil, err
 	}
 	for _, name := range cfg.PassEnv {
 		if v, ok := os.LookupEnv(name); ok {
