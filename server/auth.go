@@ -170,6 +170,9 @@ func (s *Server) demandCredentials(w http.ResponseWriter, r *http.Request, clean
 	user, outcome, wait := s.auth.check(r, client)
 	switch outcome {
 	case authOK:
+		if lw, ok := w.(*logResponseWriter); ok {
+			lw.user = user // the access line's user field
+		}
 		return user, true
 	case authLimited:
 		secs := int(math.Ceil(wait.Seconds()))

@@ -350,7 +350,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value
 			s.logger.Error("handler panic", "req_id", id, "panic", fmt.Sprint(p))
 		}
-		s.logAccess(r, lw.status, lw.bytes, id, start, p != nil)
+		s.logAccess(r, lw.status, lw.bytes, lw.user, id, start, p != nil)
 		if p != nil {
 			panic(p)
 		}
