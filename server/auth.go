@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-var errAuthNeedsFile = errors.New("auth paths, realm or failure limit given without an auth file")
+var errAuthNeedsFile = errors.New("auth paths given without an auth file")
 
 // AuthConfig asks clients for HTTP Basic credentials checked against an Apache htpasswd
 // file. The zero value asks for none.
@@ -25,11 +25,10 @@ type AuthConfig struct {
 	// Paths are the URL path prefixes that need credentials, matched segment-wise (and
 	// without regard to case where file names are so compared); nil means every path.
 	Paths []string
-	// Realm is named in the WWW-Authenticate challenge; "" means "cgihttpd".
+	// Realm is named in the WWW-Authenticate challenge.
 	Realm string
 	// MaxFailures is how many wrong credentials a client (an address; an IPv6 /64) may send
-	// in a minute before it gets 429 until the minute is over; 0 means 10, negative means
-	// no limit.
+	// in a minute before it gets 429 until the minute is over; negative means no limit.
 	MaxFailures int
 }
 
@@ -57,15 +56,12 @@ const (
 // newAuthenticator checks cfg and reads its file; it returns nil when cfg asks for nothing.
 func newAuthenticator(cfg AuthConfig, logger hclog.Logger) (*authenticator, error) {
 	if cfg.File == "" {
-		if cfg.Paths != nil || cfg.Realm != "" || cfg.MaxFailures != 0 {
+		if cfg.Paths != nil {
 			return nil, errAuthNeedsFile
 		}
 		return nil, nil
 	}
 	realm := cfg.Realm
-	if realm == "" {
-		realm = "cgihttpd"
-	}
 	if strings.ContainsFunc(realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return nil, fmt.Errorf("auth realm %q: control characters are not allowed", realm)
 	}
@@ -84,11 +80,8 @@ func newAuthenticator(cfg AuthConfig, logger hclog.Logger) (*authenticator, erro
 		}
 		a.paths = append(a.paths, strings.TrimSuffix(clean, "/"))
 	}
-	switch max := cfg.MaxFailures; {
-	case max == 0:
-		a.limit = newFailureLimiter(defaultAuthFailures, authWindow)
-	case max > 0:
-		a.limit = newFailureLimiter(max, authWindow)
+	if cfg.MaxFailures > 0 {
+		a.limit = newFailureLimiter(cfg.MaxFailures, authWindow)
 	}
 	var err error
 	if a.file, err = openPasswdFile(cfg.File, logger); err != nil {

@@ -207,7 +207,6 @@ func TestAuthConfig(t *testing.T) {
 		"relative path":     {File: file, Paths: []string{"app"}},
 		"control in realm":  {File: file, Realm: "a\nb"},
 		"paths and no file": {Paths: []string{"/app"}},
-		"realm and no file": {Realm: "x"},
 	} {
 		s, err := New(Config{Root: t.TempDir(), Executor: fakeExecutor{}, Auth: auth}, nil)
 		if err == nil {

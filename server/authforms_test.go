@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -35,16 +36,23 @@ func TestHtpasswdForms(t *testing.T) {
 		{"plain", []string{"-p"}, false},
 	}
 	var lines []string
+	made := forms[:0:0]
 	for _, f := range forms {
 		args := append([]string{"-nb"}, f.flags...)
 		out, err := exec.Command(htpasswd, append(args, f.name, "pw-"+f.name)...).Output()
+		if err != nil && runtime.GOOS != "linux" {
+			// An older htpasswd (macOS) may lack -2 and -5; Debian's, which CI runs, has all.
+			t.Logf("htpasswd %s: %v; form left out", f.flags, err)
+			continue
+		}
 		if err != nil {
 			t.Fatalf("htpasswd %s: %v", f.flags, err)
 		}
 		lines = append(lines, strings.TrimSpace(string(out))+"\n")
+		made = append(made, f)
 	}
 	s, _ := authSite(t, AuthConfig{File: writePasswd(t, lines...), MaxFailures: -1}, false)
-	for _, f := range forms {
+	for _, f := range made {
 		good := request(s, "192.0.2.1", "/app/page.txt", f.name, "pw-"+f.name).Code
 		bad := request(s, "192.0.2.1", "/app/page.txt", f.name, "pw-"+f.name+"x").Code
 		switch {

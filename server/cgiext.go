@@ -6,19 +6,13 @@ import (
 	"strings"
 )
 
-// defaultIndexes are the names Python's handler serves for a directory.
-var defaultIndexes = []string{"index.html", "index.htm"}
-
-// configureCGIExts checks the CGI extensions and index names.
+// configureCGIExts checks the CGI extensions and index names (the defaults already filled in).
 func (s *Server) configureCGIExts(exts, indexes []string) error {
 	for _, ext := range exts {
 		if len(ext) < 2 || ext[0] != '.' || strings.ContainsAny(ext[1:], `./\:`+"\x00") {
 			return fmt.Errorf("CGI extension %q: want a dot and a name without dots or slashes, like .cgi", ext)
 		}
 		s.cgiExts = append(s.cgiExts, strings.ToLower(ext))
-	}
-	if indexes == nil {
-		indexes = defaultIndexes
 	}
 	for _, name := range indexes {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`+"\x00") {
