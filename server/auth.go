@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,6 +185,22 @@ func (s *Server) demandCredentials(w http.ResponseWriter, r *http.Request, clean
 	w.Header().Set("WWW-Authenticate", s.auth.challenge)
 	writeError(w, http.StatusUnauthorized, "Credentials required")
 	return "", false
+}
+
+// warnIfAuthFileServed warns when the password file lies inside the document root, where
+// anyone who may read files there could fetch its hashes and try them offline.
+func (s *Server) warnIfAuthFileServed() {
+	if s.auth == nil {
+		return
+	}
+	file, err1 := filepath.EvalSymlinks(s.auth.file.path)
+	root, err2 := filepath.EvalSymlinks(s.root)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	if rel, err := filepath.Rel(root, file); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		s.logger.Warn("the auth file lies inside the document root, where it can be downloaded; move it out", "file", file)
+	}
 }
 
 // WarnIfCleartextAuth logs a warning when the server asks for Basic credentials on a

@@ -328,3 +328,23 @@ func TestAuthAccessLog(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFileInsideRoot: a password file that could be downloaded is warned about.
+func TestAuthFileInsideRoot(t *testing.T) {
+	root := t.TempDir()
+	inside := filepath.Join(root, ".htpasswd")
+	if err := os.WriteFile(inside, []byte(passwdLine(t, "alice", "x")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]bool{inside: true, writePasswd(t, passwdLine(t, "alice", "x")): false} {
+		var out strings.Builder
+		s, err := New(Config{Root: root, Executor: fakeExecutor{}, Auth: AuthConfig{File: file}}, hclog.New(&hclog.LoggerOptions{Output: &out}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		if got := strings.Contains(out.String(), "inside the document root"); got != want {
+			t.Errorf("%s: warned %v, want %v:\n%s", file, got, want, out.String())
+		}
+	}
+}

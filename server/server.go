@@ -146,6 +146,7 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 	}
 	s.warnIfUnreachable()
+	s.warnIfAuthFileServed()
 	// Last: nothing above may fail with it open.
 	if s.docs, err = openDocRoot(root, s.cgiDirs); err != nil {
 		_ = s.Close()
