@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type authenticator struct {
 	challenge string // WWW-Authenticate value
 	limit     *failureLimiter
 	logger    hclog.Logger
+	// hashing holds a token per password check under way: a hash costs CPU by design, and
+	// requests with credentials, from one client or many, must not take every core.
+	hashing chan struct{}
 }
 
 // authOutcome is what a request's credentials came to.
@@ -52,6 +56,7 @@ const (
 	authWrong                        // wrong name or password: 401, counted
 	authLimited                      // too many failures from this client: 429
 	authUntracked                    // wrong, and the client could not be counted: 401
+	authGone                         // the client left while its check waited: no answer needed
 )
 
 // newAuthenticator checks cfg and reads its file; it returns nil when cfg asks for nothing.
@@ -69,6 +74,7 @@ func newAuthenticator(cfg AuthConfig, logger hclog.Logger) (*authenticator, erro
 	a := &authenticator{
 		challenge: `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `", charset="UTF-8"`,
 		logger:    logger,
+		hashing:   make(chan struct{}, max(1, runtime.NumCPU()/2)),
 	}
 	paths := cfg.Paths
 	if paths == nil {
@@ -120,7 +126,14 @@ func (a *authenticator) check(r *http.Request, client string) (string, authOutco
 	if !ok || user == "" {
 		return "", authMissing, 0
 	}
-	if a.file.verify(user, password) {
+	select {
+	case a.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		return user, authGone, 0
+	}
+	verified := a.file.verify(user, password)
+	<-a.hashing
+	if verified {
 		return user, authOK, 0
 	}
 	if a.limit != nil && keyed && !a.limit.fail(key) {
@@ -173,6 +186,9 @@ func (s *Server) demandCredentials(w http.ResponseWriter, r *http.Request, clean
 		s.auth.logger.Warn("login refused: too many failures", "req_id", id, "client", client, "retry_after", secs)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, http.StatusTooManyRequests, "Too many failed logins; try again later")
+		return "", false
+	case authGone:
+		s.auth.logger.Debug("client went away while its password check waited", "req_id", id, "client", client)
 		return "", false
 	case authWrong, authUntracked:
 		s.auth.logger.Warn("login failed", "req_id", id, "client", client, "user", user, "path", clean)

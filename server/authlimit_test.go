@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	htpasswd "github.com/tg123/go-htpasswd"
 )
 
 // TestAuthRateLimit: a client that keeps failing gets 429 (even with the right password),
@@ -84,5 +89,63 @@ func TestFailureLimiterBounded(t *testing.T) {
 	now = now.Add(time.Minute)
 	if !l.fail(extra) || len(l.clients) != 1 {
 		t.Errorf("expired clients not dropped: %d tracked", len(l.clients))
+	}
+}
+
+// slowPassword is a verifier that takes its time and records how many run at once.
+type slowPassword struct {
+	mu        sync.Mutex
+	now, peak int
+}
+
+func (p *slowPassword) MatchesPassword(string) bool {
+	p.mu.Lock()
+	p.now++
+	p.peak = max(p.peak, p.now)
+	p.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	p.now--
+	p.mu.Unlock()
+	return false
+}
+
+// TestAuthHashingBounded: however many requests with credentials arrive at once, at most
+// cap(hashing) password checks run together; a request whose client leaves while waiting
+// gets no check at all.
+func TestAuthHashingBounded(t *testing.T) {
+	file := writePasswd(t, passwdLine(t, "alice", "s3cret"))
+	s, _ := authSite(t, AuthConfig{File: file, MaxFailures: -1}, false)
+	slow := &slowPassword{}
+	table := *s.auth.file.table.Load()
+	table.users = map[string]htpasswd.EncodedPasswd{"alice": slow}
+	table.decoy = slow
+	s.auth.file.table.Store(&table)
+	s.auth.file.poll = time.Hour
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			if rec := request(s, "192.0.2."+strconv.Itoa(i+1), "/app/page.txt", "alice", "x"); rec.Code != http.StatusUnauthorized {
+				t.Errorf("request %d: %d, want 401", i, rec.Code)
+			}
+		})
+	}
+	wg.Wait()
+	if slow.peak < 1 || slow.peak > cap(s.auth.hashing) {
+		t.Errorf("%d checks ran at once, want 1 to %d", slow.peak, cap(s.auth.hashing))
+	}
+	// Every token taken: a request whose client is gone gives up without checking.
+	for range cap(s.auth.hashing) {
+		s.auth.hashing <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/app/page.txt", nil)
+	r.SetBasicAuth("alice", "s3cret")
+	if _, outcome, _ := s.auth.check(r, "192.0.2.1"); outcome != authGone {
+		t.Errorf("outcome %d, want authGone", outcome)
+	}
+	for range cap(s.auth.hashing) {
+		<-s.auth.hashing
 	}
 }
