@@ -98,15 +98,15 @@ type Invocation struct {
 
 // Config configures a native executor. The zero value means the defaults.
 type Config struct {
-	// User is the account that scripts run as when the server runs as root; "" means "nobody".
+	// User is the account that scripts run as when the server runs as root; "" means DefaultConfig's.
 	User string
 	// AllowRoot permits User to be root (uid 0). Without it such a User is refused.
 	AllowRoot bool
-	// KillGrace is how long a script has between SIGTERM and SIGKILL; 0 means 2s.
+	// KillGrace is how long a script has between SIGTERM and SIGKILL; 0 means DefaultConfig's.
 	KillGrace time.Duration
 	// OutputGrace is how long output may still arrive after the script exited (from children
 	// that inherited its stdout) before they are killed, and how long a script that closed
-	// its stdout may keep running before it is stopped; 0 means 500ms.
+	// its stdout may keep running before it is stopped; 0 means DefaultConfig's.
 	OutputGrace time.Duration
 	// Limits are resource limits for every script; the zero value sets none.
 	Limits Limits
@@ -166,15 +166,28 @@ func RunShimIfRequested() {
 	}
 }
 
+// DefaultConfig returns the defaults: the one place they are written. NewNative gives a
+// zero User, KillGrace or OutputGrace these values; Limits are the command line's defaults,
+// and a zero Limits field sets no limit.
+func DefaultConfig() Config {
+	return Config{
+		User:        "nobody",
+		KillGrace:   2 * time.Second,
+		OutputGrace: 500 * time.Millisecond,
+		Limits:      Limits{PIDs: 256},
+	}
+}
+
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.User == "" {
-		c.User = "nobody"
+		c.User = d.User
 	}
 	if c.KillGrace <= 0 {
-		c.KillGrace = 2 * time.Second
+		c.KillGrace = d.KillGrace
 	}
 	if c.OutputGrace <= 0 {
-		c.OutputGrace = 500 * time.Millisecond
+		c.OutputGrace = d.OutputGrace
 	}
 	return c
 }

@@ -31,10 +31,9 @@ type unixExecutor struct {
 }
 
 var (
-	_ Executor                             = (*unixExecutor)(nil)
-	_ Preflighter                          = (*unixExecutor)(nil)
-	_ io.Closer                            = (*unixExecutor)(nil)
-	_ interface{ ProcessesLimited() bool } = (*unixExecutor)(nil)
+	_ Executor    = (*unixExecutor)(nil)
+	_ Preflighter = (*unixExecutor)(nil)
+	_ io.Closer   = (*unixExecutor)(nil)
 )
 
 func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
@@ -75,6 +74,9 @@ func newNative(cfg Config, logger hclog.Logger) (Executor, error) {
 	}
 	if cfg.Limits.MemoryBytes > 0 && !e.groups.memoryLimited() {
 		logger.Warn("cannot limit script memory here: that needs cgroup v2 with the memory controller, as root; scripts run without a memory limit")
+	}
+	if cfg.Limits.PIDs > 0 && !e.groups.pidsLimited() && os.Geteuid() == 0 {
+		logger.Warn("scripts get no process limit here: a pids limit needs Linux, root and a cgroup pids controller; a fork bomb runs until the script's deadline unless an nproc limit is set")
 	}
 	return e, nil
 }
@@ -134,10 +136,6 @@ func parseID(s string) (uint32, bool) {
 }
 
 func (e *unixExecutor) Name() string { return "unix" }
-
-// ProcessesLimited reports whether each run's processes are bounded by Limits.PIDs: that
-// needs root, Linux and a cgroup pids controller.
-func (e *unixExecutor) ProcessesLimited() bool { return e.groups.pidsLimited() }
 
 // Close removes the run cgroups kept for reuse. Runs still going clean up after themselves
 // when they end, and later runs make and remove their own.

@@ -10,8 +10,8 @@ import (
 // awaitExit returns once process pid, our child, has exited, leaving it to proc.Wait to reap.
 // It waits through the runtime's poller on a pidfd: os.Process.Wait blocks a thread in waitid
 // for the whole run, and with a script started per request the runtime then hands that
-// thread's P to another thread on nearly every run (sysmon retakes, futex wakeups), measured
-// at several percent of the machine's CPU for a #!/bin/sh hello. Where no pidfd can be had it
+// thread's P to another thread on nearly every run (sysmon retakes, futex wakeups), a cost
+// that shows with a script per request. Where no pidfd can be had it
 // returns at once, and proc.Wait blocks as it always did.
 //
 // The pidfd is opened here rather than asked of clone: os.StartProcess would duplicate one

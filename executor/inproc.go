@@ -94,10 +94,10 @@ func NewInProcess(cfg InProcessConfig, logger hclog.Logger) Executor {
 		cfg.MaxInterpreters = 16
 	}
 	if cfg.User == "" {
-		cfg.User = "nobody"
+		cfg.User = DefaultConfig().User
 	}
 	if cfg.KillGrace <= 0 {
-		cfg.KillGrace = 2 * time.Second
+		cfg.KillGrace = DefaultConfig().KillGrace
 	}
 	root := os.Geteuid() == 0
 	switch cfg.Isolation {

@@ -142,7 +142,7 @@ func parseShebang(line []byte) []string {
 // is percent-decoded. A word that is not valid UTF-8, holds a control character, or starts
 // with "-" (an option to the interpreter: php-cgi's "?-s", CVE-2012-1823) refuses them all.
 //
-// The server does not pass these arguments (DESIGN.md §3): this is the check that any future
+// The server does not pass these arguments (ARCHITECTURE.md, "Arguments"): this is the check that any future
 // opt-in must go through. The Windows executor refuses more (batch files, non-ASCII words).
 func SearchArgs(rawQuery string) ([]string, error) {
 	if rawQuery == "" || strings.Contains(rawQuery, "=") {

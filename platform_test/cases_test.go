@@ -81,7 +81,7 @@ func staticCases() []suiteCase {
 	}
 }
 
-// resolutionCases: URL to file or script, DESIGN.md §1.
+// resolutionCases: URL to file or script, ARCHITECTURE.md, "From URL to script".
 func resolutionCases(sc func(string) string) []suiteCase {
 	raw := func(name, target string, status int, notBody ...string) suiteCase {
 		return suiteCase{name: name, check: func(t *testing.T, env *suiteEnv, _ *reply, _ string) {

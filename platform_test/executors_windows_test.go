@@ -182,7 +182,7 @@ func noLine(s string) func(*testing.T, *suiteEnv, *reply, string) {
 }
 
 // TestWindowsPathRules requests the names under which Windows would open a script as a file
-// (DESIGN.md §1.6): each must be refused by the server's path rules, never answered with the
+// (ARCHITECTURE.md, "Windows names"): each must be refused by the server's path rules, never answered with the
 // script's source or a listing of the CGI directory.
 func TestWindowsPathRules(t *testing.T) {
 	testutil.CheckLeaks(t)

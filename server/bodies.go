@@ -23,11 +23,6 @@ const (
 	// more than 256 KiB unread, and the client may then never see the response.
 	lingerBytes = 8 << 20
 	lingerTime  = 5 * time.Second
-
-	defaultBodyTimeout = 60 * time.Second
-	defaultBodyMinRate = 500
-	// defaultSpoolBodies is the spool budget's default, in bodies of MaxBodyBytes.
-	defaultSpoolBodies = 4
 )
 
 var (

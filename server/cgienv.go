@@ -174,7 +174,7 @@ func compareEnvNames(a, b string) int {
 	return cmp.Compare(a[n], '=')
 }
 
-// headerVars appends the request's headers as HTTP_* variables (DESIGN.md §2) to dst,
+// headerVars appends the request's headers as HTTP_* variables (ARCHITECTURE.md, "The environment") to dst,
 // sorted by name. Each name costs one allocation.
 func headerVars(dst []headerVar, r *http.Request, passAuth bool) []headerVar {
 	if r.Host != "" {

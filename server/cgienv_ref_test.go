@@ -131,7 +131,7 @@ func refEnvList(env map[string]string) []string {
 	return out
 }
 
-// addHeaderVars maps request headers to HTTP_* variables in env (DESIGN.md §2). It runs for
+// addHeaderVars maps request headers to HTTP_* variables in env (ARCHITECTURE.md, "The environment"). It runs for
 // every CGI request, so each name costs one allocation.
 func refAddHeaderVars(env map[string]string, r *http.Request, passAuth bool) {
 	if r.Host != "" {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// maxHeaderBlock bounds a script's header block (DESIGN.md §4).
+// maxHeaderBlock bounds a script's header block (ARCHITECTURE.md, "The response").
 const maxHeaderBlock = 64 << 10
 
 var (
@@ -187,11 +187,6 @@ type cgiResponseWriter struct {
 	stopped      bool // the script is done: the handler owns w again
 	flushDelay   time.Duration
 }
-
-// defaultFlushDelay is how long output waits before it is flushed to the client: a script
-// that finishes sooner (most do) is answered in one write, with a Content-Length; a
-// streaming one is seen at most this late.
-const defaultFlushDelay = 2 * time.Millisecond
 
 // newCGIResponseWriter makes the writer for one script's output; a negative flushDelay
 // flushes every write at once.

@@ -112,7 +112,7 @@ func TestParseCGIHeader(t *testing.T) {
 // the executor's copy does, and returns the recorder, the writer, and that error.
 func feed(chunks [][]byte, head bool) (*httptest.ResponseRecorder, *cgiResponseWriter, error) {
 	rec := httptest.NewRecorder()
-	cw := newCGIResponseWriter(rec, head, defaultFlushDelay)
+	cw := newCGIResponseWriter(rec, head, DefaultConfig().FlushDelay)
 	for _, p := range chunks {
 		n, err := cw.Write(p)
 		if err != nil {

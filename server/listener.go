@@ -3,11 +3,10 @@ package server
 import "net"
 
 // notSentLowat is how much unsent data a connection may queue in the kernel before the
-// socket stops being writable. Without it the kernel let a 10 MiB sendfile queue megabytes,
-// which left cache and cost both ends more CPU per byte; with 16 KiB, wrk fetching a static
-// 10 MiB file went from 0.6× lighttpd's rate to 1.8× (figures in the commit). It bounds
-// only the queue behind the congestion window, not the bytes in flight, so a long fat network
-// is not slowed.
+// socket stops being writable: without it one large sendfile queues megabytes, which leave
+// the cache and cost both ends more CPU per byte (BENCHMARKS.md, large static files). It
+// bounds only the queue behind the congestion window, not the bytes in flight, so a long fat
+// network is not slowed.
 const notSentLowat = 16 << 10
 
 // TuneListener returns ln with each accepted TCP connection tuned for serving large

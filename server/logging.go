@@ -101,7 +101,7 @@ func (s *Server) logAccess(r *http.Request, code int, bytes int64, id uint64, st
 }
 
 // stderrLogger logs a script's standard error line by line, bounded in total size so that a
-// flooding script costs the log at most maxStderr bytes; the rest is counted and dropped.
+// flooding script costs the log at most its limit in bytes; the rest is counted and dropped.
 type stderrLogger struct {
 	log     reqLog
 	limit   int
@@ -111,10 +111,7 @@ type stderrLogger struct {
 	dropped int64
 }
 
-const (
-	maxStderr     = 64 << 10
-	maxStderrLine = 4 << 10
-)
+const maxStderrLine = 4 << 10
 
 func (e *stderrLogger) Write(p []byte) (int, error) {
 	n := len(p)

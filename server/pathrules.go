@@ -3,7 +3,7 @@ package server
 import "strings"
 
 // windowsPathProblem returns why Windows would read the collapsed URL path clean as another
-// file than its letters say (DESIGN.md §1.6), or "" when it would not:
+// file than its letters say (ARCHITECTURE.md, "Windows names"), or "" when it would not:
 //   - '\' is a separator there, which collapsePath did not treat as one;
 //   - ':' makes a drive (/C:/...) or names an NTFS stream: x.bat::$DATA is x.bat's source;
 //   - a trailing dot or space is dropped: x.bat. and "x.bat " open x.bat;

@@ -14,7 +14,7 @@ import (
 	"github.com/cgihttpd/cgihttpd/executor"
 )
 
-// TestWindowsPathProblem: DESIGN.md §1.6, one row a rule. The function is pure, so it is
+// TestWindowsPathProblem: ARCHITECTURE.md, "Windows names", one row a rule. The function is pure, so it is
 // tested on every platform; only Windows servers apply it.
 func TestWindowsPathProblem(t *testing.T) {
 	refused := []struct{ path, why string }{

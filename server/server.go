@@ -32,10 +32,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,74 +41,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/cgihttpd/cgihttpd/executor"
-)
-
-// Config configures a Server. The zero value serves the working directory with the default CGI
-// directories and the platform's native executor.
-type Config struct {
-	// Root is the document root; "" means the working directory.
-	Root string
-	// CGIDirs are the URL paths whose contents are scripts; nil means /cgi-bin and /htbin.
-	CGIDirs []string
-	// Executor runs scripts as processes; nil means executor.NewNative with its defaults.
-	Executor executor.Executor
-	// InProcess runs .go scripts inside the server; nil means executor.NewInProcess with its
-	// defaults (unless ExecutorMode is "native").
-	InProcess executor.Executor
-	// ExecutorMode chooses the executor per script: "auto" or "" (.go files in-process, the
-	// rest natively; in-process only where there is no native executor), "native" (every
-	// file natively, .go files too) or "inproc" (only .go files, in-process).
-	ExecutorMode string
-	// Timeout bounds each script's run; 0 means 60s.
-	Timeout time.Duration
-	// PassEnv names server environment variables that scripts also get (read once, by New).
-	PassEnv []string
-	// Env holds extra NAME=VALUE variables for every script.
-	Env []string
-	// PassAuth exports the Authorization header as HTTP_AUTHORIZATION.
-	PassAuth bool
-	// MaxBodyBytes bounds a request body sent to a script; 0 means 64 MiB. Larger: 413.
-	MaxBodyBytes int64
-	// MaxScripts bounds the scripts running at once; 0 means 8 per CPU. A request that finds
-	// none free waits up to QueueTimeout (0 means 5s), then gets 503 with Retry-After.
-	MaxScripts   int
-	QueueTimeout time.Duration
-	// HeaderTimeout bounds the time to a script's complete header block (504 after it);
-	// 0 means 30s. IdleTimeout, if set, cuts a response whose body output stalls that long.
-	HeaderTimeout time.Duration
-	IdleTimeout   time.Duration
-	// FlushDelay is how long a script's output may wait to be joined by more before it is
-	// flushed to the client; 0 means 2ms, negative means every write at once (always
-	// chunked). A script that ends within it is answered with a Content-Length.
-	FlushDelay time.Duration
-	// RejectFunctionEnv answers 400 to a request whose header value starts with "() {".
-	RejectFunctionEnv bool
-	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
-	TrustedProxies []netip.Prefix
-	// BodyTimeout and BodyMinRate hold a request body to a deadline: each read must bring
-	// data within BodyTimeout, and the whole body must have arrived by BodyTimeout plus one
-	// second per BodyMinRate bytes received. Past it the client gets 408 and a script reading
-	// the body sees its end and is stopped. 0 means 60s and 500 bytes a second; a negative
-	// BodyMinRate means no minimum rate.
-	BodyTimeout time.Duration
-	BodyMinRate int64
-	// SpoolBudget bounds the bytes of request bodies spooled at once (memory and temp files)
-	// across the server; a body that does not fit gets 503 with Retry-After. 0 means four
-	// times MaxBodyBytes.
-	SpoolBudget int64
-	// MaxStderrBytes bounds how much of a script's stderr is logged; 0 means 64 KiB.
-	MaxStderrBytes int
-	// Version is reported as SERVER_SOFTWARE=cgihttpd/<Version>; "" means "dev".
-	Version string
-}
-
-// DefaultCGIDirs are the CGI directories of Python's CGIHTTPRequestHandler.
-var DefaultCGIDirs = []string{"/cgi-bin", "/htbin"}
-
-const (
-	defaultTimeout      = 60 * time.Second
-	defaultMaxBody      = 64 << 20
-	maxInternalRedirect = 5
 )
 
 // Server is the http.Handler for one document root.
@@ -141,44 +71,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	if cfg.Root == "" {
-		cfg.Root = "."
-	}
-	if cfg.CGIDirs == nil {
-		cfg.CGIDirs = DefaultCGIDirs
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = defaultTimeout
-	}
-	if cfg.FlushDelay == 0 {
-		cfg.FlushDelay = defaultFlushDelay
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = defaultMaxBody
-	}
-	if cfg.MaxScripts <= 0 {
-		cfg.MaxScripts = 8 * runtime.NumCPU()
-	}
-	if cfg.QueueTimeout <= 0 {
-		cfg.QueueTimeout = defaultQueueTimeout
-	}
-	if cfg.HeaderTimeout <= 0 {
-		cfg.HeaderTimeout = defaultHeaderTimeout
-	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = defaultBodyTimeout
-	}
-	if cfg.BodyMinRate == 0 {
-		cfg.BodyMinRate = defaultBodyMinRate
-	}
-	if cfg.SpoolBudget <= 0 {
-		cfg.SpoolBudget = defaultSpoolBodies * cfg.MaxBodyBytes
-	}
-	if cfg.MaxStderrBytes <= 0 {
-		cfg.MaxStderrBytes = maxStderr
-	}
-	if cfg.Version == "" {
-		cfg.Version = "dev"
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
@@ -223,14 +118,8 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	s.stderrLog = s.logger.Named("stderr")
 	s.baseVars = sortedVars(baseEnv(s.extraEnv))
 	s.serverSoftware = "cgihttpd/" + cfg.Version
-	s.warnIfUnreachable()
-	switch cfg.ExecutorMode {
-	case "", "auto", "native", "inproc":
-	default:
-		return nil, fmt.Errorf("executor mode %q: want auto, native or inproc", cfg.ExecutorMode)
-	}
 	if cfg.ExecutorMode != "inproc" {
-		if s.native, err = nativeExecutor(cfg.Executor, logger); err != nil {
+		if s.native, err = nativeExecutor(cfg.Executor, cfg.Scripts, logger); err != nil {
 			return nil, err
 		}
 		s.ownsNative = cfg.Executor == nil
@@ -241,12 +130,16 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 	if cfg.ExecutorMode != "native" {
 		s.inproc = cfg.InProcess
 		if s.inproc == nil {
-			s.inproc = executor.NewInProcess(executor.InProcessConfig{}, logger)
+			sc := cfg.Scripts
+			s.inproc = executor.NewInProcess(executor.InProcessConfig{AllowGoroutines: cfg.InProcessGoroutines,
+				User: sc.User, AllowRoot: sc.AllowRoot, KillGrace: sc.KillGrace, MemoryBytes: sc.Limits.MemoryBytes, PIDs: sc.Limits.PIDs}, logger)
 			s.ownsInproc = true
 		}
 	}
+	s.warnIfUnreachable()
 	// Last: nothing above may fail with it open.
 	if s.docs, err = openDocRoot(root, s.cgiDirs); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -256,7 +149,9 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 // interpreters and the kept run cgroups (executors passed in Config are the caller's to
 // close). Call it once the http.Server serving s has shut down.
 func (s *Server) Close() error {
-	s.docs.close()
+	if s.docs != nil {
+		s.docs.close()
+	}
 	var errs []error
 	if c, ok := s.native.(io.Closer); ok && s.ownsNative {
 		if err := c.Close(); err != nil {
@@ -273,11 +168,11 @@ func (s *Server) Close() error {
 
 // nativeExecutor returns configured, or else the platform's native executor, or nil where
 // there is none.
-func nativeExecutor(configured executor.Executor, logger hclog.Logger) (executor.Executor, error) {
+func nativeExecutor(configured executor.Executor, cfg executor.Config, logger hclog.Logger) (executor.Executor, error) {
 	if configured != nil {
 		return configured, nil
 	}
-	native, err := executor.NewNative(executor.Config{}, logger)
+	native, err := executor.NewNative(cfg, logger)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		return nil, nil

@@ -10,8 +10,6 @@ import (
 	"github.com/cgihttpd/cgihttpd/executor"
 )
 
-const defaultQueueTimeout = 5 * time.Second
-
 // Stats are the server's counters since it started.
 type Stats struct {
 	Requests       int64 `json:"requests"`

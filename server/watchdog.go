@@ -12,8 +12,6 @@ var (
 	errIdleTimeout   = errors.New("script output stalled")
 )
 
-const defaultHeaderTimeout = 30 * time.Second
-
 // watchdog ends a script run whose header block is late or whose output stalls.
 type watchdog struct {
 	cancel      context.CancelCauseFunc
