@@ -7,7 +7,8 @@
 # it checks a static file, a CGI script's uid (65534), a POST, /healthz, the capabilities the
 # server really holds, that scripts' orphans are reaped, that `podman stop` drains a running
 # script and exits 0, that `--user 65534:65534` needs no /etc/passwd, and the image run as
-# 65534 with no capability at all. Pushes nothing.
+# 65534 with no capability at all. Before all that, the README's Kubernetes example is decoded
+# strictly and checked against cgihttpd's flags and these settings. Pushes nothing.
 #
 # Run it after .ci/release.sh (or a tagged GoReleaser release): GoReleaser's --clean empties
 # dist/. The image's version is CGIHTTPD_VERSION if set, else the release's (dist/metadata.json)
@@ -48,6 +49,10 @@ for line in "--cap-drop=all --cap-add=SETUID,SETGID,KILL" "--security-opt=no-new
   "${server_args[*]}"; do
   grep -qF -- "$line" README.md || fail "README.md does not give '$line', which this script runs"
 done
+
+step "the README's Kubernetes example (packaging/container/kube)"
+# A module of its own: the Kubernetes API types are no dependency of cgihttpd.
+(cd packaging/container/kube && go mod tidy -diff && go vet ./... && go test -count=1 ./...)
 
 commit=$(git rev-parse --short HEAD)
 version=${CGIHTTPD_VERSION:-}
