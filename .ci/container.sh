@@ -81,7 +81,10 @@ step "build context"
 mkdir -p "$work/debs" "$work/ctx/root/etc"
 download() { (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download -qq busybox-static tini); }
 download 2>/dev/null || { apt-get update -qq && download; }
-for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/debs/x"; done
+for deb in "$work"/debs/*.deb; do
+  dpkg-deb -x "$deb" "$work/debs/x"
+  echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)"
+done
 install -m 0755 "$work/debs/x/bin/busybox" "$work/ctx/busybox"
 install -m 0755 "$work/debs/x/usr/bin/tini-static" "$work/ctx/tini"
 # The applets' links where busybox puts them (bin/sh, usr/bin/env …), made here rather than by
@@ -220,7 +223,9 @@ name2="cgihttpd-ci-nopasswd-$$"
 names+=("$name2")
 # An empty tmpfs over /etc hides the image's passwd and group (notmpcopyup: Podman would copy
 # them in). Named, nobody is refused there.
-out=$(timeout 60 "${podman[@]}" run --rm "${host_limits[@]}" "${least_privilege[@]}" --tmpfs /etc:notmpcopyup "$image" 2>&1) &&
+names+=("$name2-refused")
+out=$(timeout 60 "${podman[@]}" run --rm --name "$name2-refused" "${host_limits[@]}" \
+  "${least_privilege[@]}" --tmpfs /etc:notmpcopyup "$image" 2>&1) &&
   fail "started without /etc/passwd and without a numeric --user: $out"
 grep -qF 'open /etc/passwd' <<<"$out" || fail "unexpected refusal: $out"
 "${podman[@]}" run -d --name "$name2" "${host_limits[@]}" "${least_privilege[@]}" --tmpfs /etc:notmpcopyup \
