@@ -40,7 +40,7 @@ server_args=(--status-addr 0.0.0.0:9000 --limit-nproc 64 --shutdown-grace 20s)
 step "podman"
 if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq podman buildah runc >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq podman runc >/dev/null
 fi
 podman --version
 
