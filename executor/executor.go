@@ -91,7 +91,7 @@ type Invocation struct {
 	// holds for the run (a script slot) can be held until then.
 	Lingering func(gone <-chan struct{})
 
-	// checked is, in an interpreter worker, the fileIdentity of the script that the server
+	// checked is, in an interpreter worker, the checkedIdentity of the script that the server
 	// checked; the worker, which can only open the script by name, runs no other file.
 	checked string
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +164,16 @@ func IsGoScript(path string) bool { return strings.EqualFold(filepath.Ext(path),
 // is the file that the server checked (inv.checked).
 func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 	path, f, info := inv.Path, inv.File, inv.Info
+	if f == nil && inv.checked != "" {
+		// The server checked the file that this version was read from (same file, size and
+		// mtime, the test the cache makes anyway): no need to open it again.
+		e.mu.Lock()
+		p := e.scripts[path]
+		e.mu.Unlock()
+		if p != nil && p.identity == inv.checked && p.racySource.Load() == nil {
+			return p, nil
+		}
+	}
 	if f == nil {
 		var err error
 		if f, err = os.Open(path); err != nil {
@@ -177,7 +188,8 @@ func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
-	if inv.checked != "" && fileIdentity(f, info) != inv.checked {
+	identity := checkedIdentity(f, info)
+	if inv.checked != "" && identity != inv.checked {
 		return nil, fmt.Errorf("%w: %s is no longer the file that was checked", ErrStart, path)
 	}
 	e.mu.Lock()
@@ -212,7 +224,7 @@ func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p = &scriptPool{size: info.Size(), modTime: info.ModTime(), script: prep,
+	p = &scriptPool{identity: identity, size: info.Size(), modTime: info.ModTime(), script: prep,
 		idle: make(chan *instance, e.cfg.MaxInterpreters), slots: make(chan struct{}, e.cfg.MaxInterpreters)}
 	if info.ModTime().After(readStart.Add(-racyWindow)) {
 		p.racySource.Store(&src)
@@ -225,6 +237,16 @@ func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 	e.mu.Unlock()
 	e.logger.Debug("script loaded", "script", path, "size", info.Size())
 	return p, nil
+}
+
+// checkedIdentity names a version of a script file across processes: the file (see
+// fileIdentity), its size and its modification time; "" where there is no such name.
+func checkedIdentity(f *os.File, info fs.FileInfo) string {
+	id := fileIdentity(f, info)
+	if id == "" || info == nil {
+		return ""
+	}
+	return id + ":" + strconv.FormatInt(info.Size(), 10) + ":" + strconv.FormatInt(info.ModTime().UnixNano(), 10)
 }
 
 // readScript reads a script's whole source from f, opened at path.

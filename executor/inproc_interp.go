@@ -16,8 +16,9 @@ import (
 
 // scriptPool holds the ready interpreters for one version of one script.
 type scriptPool struct {
-	size    int64
-	modTime time.Time
+	identity string // checkedIdentity of the file read, "" where there is none
+	size     int64
+	modTime  time.Time
 	// racySource is the file as read when its mtime was within racyWindow of the read:
 	// timestamps are coarse, so a same-size edit within the same tick keeps size and mtime,
 	// and only the content tells. nil once the version is old enough.

@@ -86,7 +86,7 @@ func (c *workerConn) begin(inv *Invocation) (*workerReq, error) {
 	if inv.File != nil && inv.Info != nil {
 		// The worker opens the script by its name: it runs it only if that name still leads
 		// to the file the server checked.
-		params = appendParam(params, paramIdentity, fileIdentity(inv.File, inv.Info))
+		params = appendParam(params, paramIdentity, checkedIdentity(inv.File, inv.Info))
 	}
 	for _, a := range inv.Args {
 		params = appendParam(params, paramArg, a)

@@ -201,7 +201,7 @@ func (w *workerServer) run(r *workerRun) {
 const (
 	paramPath     = "=path"
 	paramArg      = "=arg"
-	paramIdentity = "=identity" // fileIdentity of the script the server checked
+	paramIdentity = "=identity" // checkedIdentity of the script the server checked
 )
 
 // inputBuffer is a run's stdin as it arrives: the worker's reader never waits for a script

@@ -63,11 +63,11 @@ func (v minRateValue) String() string {
 	if v.p == nil || *v.p < 0 {
 		return "0"
 	}
-	return sizeValue[int64]{v.p}.String()
+	return sizeValue[int64](v).String()
 }
 
 func (v minRateValue) Set(s string) error {
-	if err := (sizeValue[int64]{v.p}).Set(s); err != nil {
+	if err := sizeValue[int64](v).Set(s); err != nil {
 		return err
 	}
 	if *v.p == 0 {
