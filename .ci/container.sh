@@ -144,6 +144,10 @@ cat >"$site/cgi-bin/whoami.sh" <<'EOF'
 printf 'Content-Type: text/plain\n\n'
 printf 'uid=%s gid=%s groups=%s nproc=%s\n' "$(id -u)" "$(id -g)" "$(id -G)" "$(ulimit -u)"
 EOF
+cat >"$site/cgi-bin/count.sh" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\n\n%s %s\n' "$CONTENT_LENGTH" "$(wc -c | tr -d ' ')"
+EOF
 cat >"$site/cgi-bin/slow.sh" <<'EOF'
 #!/bin/sh
 sleep 3
@@ -185,6 +189,12 @@ got=$(curl -fsS --data-urlencode 'name=Ada <Lovelace>' --data-urlencode 'message
 grep -qF 'Ada &lt;Lovelace&gt;' <<<"$got" || fail "POSTed field not in the answer: $got"
 grep -qF '1 + 1' <<<"$got" || fail "POSTed field not in the answer: $got"
 echo "POST form ok"
+# A chunked body has no length: past 1 MiB it is spooled to a file in /tmp, the tmpfs.
+head -c 3145728 /dev/zero >"$work/body"
+got=$(curl -fsS -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/octet-stream' \
+  --data-binary @"$work/body" "$base/cgi-bin/count.sh") || fail "chunked POST"
+[ "$got" = "3145728 3145728" ] || fail "the spooled body reached the script as: $got"
+echo "a 3 MiB chunked body spooled through /tmp"
 caps=$("${podman[@]}" exec "$name" sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/$(pidof cgihttpd)/status')
 # CAP_KILL is bit 5, CAP_SETGID 6, CAP_SETUID 7: 0xe0 and nothing else.
 [ "$(grep -c '00000000000000e0$' <<<"$caps")" = 2 ] || fail "cgihttpd holds other capabilities: $caps"
