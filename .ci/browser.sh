@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser end-to-end test (e2e/, a module of its own): headless Chromium walks the example
-# site served by the real cgihttpd binary. Installs Debian's chromium first if it is missing;
-# if it cannot be installed, says so loudly and exits 0. Screenshots go to $CGIHTTPD_ARTIFACTS
+# site served by the real cgihttpd binary, over HTTP and over HTTPS (HTTP/2). Installs
+# Debian's chromium first if it is missing; if it cannot be installed, says so loudly and
+# exits 0. Screenshots go to $CGIHTTPD_ARTIFACTS
 # (default: a new temporary directory), printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,7 @@ printf '\n== browser test: go test (e2e/)\n'
 export CGIHTTPD_ARTIFACTS
 test_start=$EPOCHREALTIME
 status=0
-(cd e2e && go test -count=1 -timeout 10m -v ./...) || status=$?
+(cd e2e && go test -count=1 -timeout 10m -run '^TestBrowser$' -v ./...) || status=$?
 echo "browser test: $(since "$test_start") (exit $status); whole step: $(since "$all_start")"
 echo "screenshots: $CGIHTTPD_ARTIFACTS"
 ls -l "$CGIHTTPD_ARTIFACTS"

@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +25,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/cgihttpd/cgihttpd/internal/tlsconf"
 )
 
 const (
@@ -33,7 +38,7 @@ const (
 	artifactsVar = "CGIHTTPD_ARTIFACTS"
 
 	// testTimeout bounds the server and the browser together: start, every page, shutdown.
-	testTimeout = 60 * time.Second
+	testTimeout = 120 * time.Second
 	// buildTimeout bounds go build, which is slow only with a cold build cache.
 	buildTimeout = 5 * time.Minute
 	// stopTimeout is how long cgihttpd may take to exit after SIGINT (its grace is 10s).
@@ -43,12 +48,14 @@ const (
 )
 
 // servingRE matches the line cgihttpd prints once it listens:
-// "Serving HTTP on 127.0.0.1:PORT (http://127.0.0.1:PORT/) ...".
-var servingRE = regexp.MustCompile(`Serving HTTP on \S+ \((http://[^)]+)\)`)
+// "Serving HTTP on 127.0.0.1:PORT (http://127.0.0.1:PORT/) ...", or HTTPS and https://.
+var servingRE = regexp.MustCompile(`Serving HTTPS? on \S+ \((https?://[^)]+)\)`)
 
 // TestBrowser serves a copy of examples/site with the real cgihttpd binary and walks it in
 // headless Chromium: the index page, the directory listing and its links, the echo form
-// (markup shown as text) and the redirect-after-POST form (POST, 303 See Other, GET).
+// (markup shown as text) and the redirect-after-POST form (POST, 303 See Other, GET); once
+// over HTTP and once over HTTPS (--tls-cert), where the pages come over HTTP/2 and a script
+// sees HTTPS=on.
 func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		bar := strings.Repeat("!", 78)
@@ -70,158 +77,191 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(cancel)
 	base := startServer(ctx, t, bin, site)
 	t.Logf("cgihttpd serves %s at %s", site, base)
-	tab := startBrowser(ctx, t, browserDir)
+	// A second server, over HTTPS with a certificate made here; Chromium is told to accept
+	// that one key (by its SPKI hash) and no other.
+	certFile, keyFile, spki := testCertificate(t, tempDir(t, "cgihttpd-e2e-tls-*"))
+	httpsBase := startServer(ctx, t, bin, site, "--tls-cert", certFile, "--tls-key", keyFile)
+	t.Logf("cgihttpd serves %s at %s", site, httpsBase)
+	tab := startBrowser(ctx, t, browserDir, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 	exceptions := recordExceptions(tab, t)
 
-	t.Run("index", func(t *testing.T) {
-		resp := open(tab, t, base+"/")
-		checkResponse(t, resp, base+"/", "text/html")
-		if got := title(tab, t); got != "cgihttpd example site" {
-			t.Errorf("title = %q, want %q", got, "cgihttpd example site")
-		}
-		text := eval[string](tab, t, `document.querySelector("main").innerText`)
-		for _, want := range []string{
-			"cgihttpd example site",
-			"This site is served by cgihttpd.",
-			"Demos",
-			"/cgi-bin/hello.sh",
-			"/files/",
-			"Quick form",
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("index text lacks %q:\n%s", want, text)
+	for _, srv := range []struct{ scheme, base string }{{"http", base}, {"https", httpsBase}} {
+		base := srv.base
+		// shot names a screenshot: the plain-HTTP ones keep their names, the others get a prefix.
+		shot := func(name string) string {
+			if srv.scheme == "http" {
+				return name
 			}
+			return srv.scheme + "-" + name
 		}
-		// /style.css was served as CSS and applied: the page has one sheet, with rules.
-		if !eval[bool](tab, t, `document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0`) {
-			t.Errorf("the index page's stylesheet /style.css did not load")
-		}
-		screenshot(tab, t, artifacts, "index.png")
-	})
+		t.Run(srv.scheme, func(t *testing.T) {
+			t.Run("index", func(t *testing.T) {
+				resp := open(tab, t, base+"/")
+				checkResponse(t, resp, base+"/", "text/html")
+				if got := title(tab, t); got != "cgihttpd example site" {
+					t.Errorf("title = %q, want %q", got, "cgihttpd example site")
+				}
+				text := eval[string](tab, t, `document.querySelector("main").innerText`)
+				for _, want := range []string{
+					"cgihttpd example site",
+					"This site is served by cgihttpd.",
+					"Demos",
+					"/cgi-bin/hello.sh",
+					"/files/",
+					"Quick form",
+				} {
+					if !strings.Contains(text, want) {
+						t.Errorf("index text lacks %q:\n%s", want, text)
+					}
+				}
+				// /style.css was served as CSS and applied: the page has one sheet, with rules.
+				if !eval[bool](tab, t, `document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0`) {
+					t.Errorf("the index page's stylesheet /style.css did not load")
+				}
+				screenshot(tab, t, artifacts, shot("index.png"))
+			})
 
-	t.Run("directory listing", func(t *testing.T) {
-		open(tab, t, base+"/")
-		// The index links to /files/, a directory without index.html.
-		resp := follow(tab, t, chromedp.Click(chromedp.CSS(`main a[href="/files/"]`)))
-		checkResponse(t, resp, base+"/files/", "text/html")
-		if got, want := title(tab, t), "Directory listing for /files/"; got != want {
-			t.Errorf("title = %q, want %q", got, want)
-		}
-		if got, want := eval[string](tab, t, `document.querySelector("h1").textContent`), "Directory listing for /files/"; got != want {
-			t.Errorf("heading = %q, want %q", got, want)
-		}
-		entries := eval[[]string](tab, t, `Array.from(document.querySelectorAll("li a"), a => a.textContent + " -> " + a.href)`)
-		want := []string{
-			"../ -> " + base + "/",
-			"example.json -> " + base + "/files/example.json",
-			"hello.txt -> " + base + "/files/hello.txt",
-		}
-		if !slices.Equal(entries, want) {
-			t.Errorf("listing entries (text -> link):\n got %q\nwant %q", entries, want)
-		}
-		screenshot(tab, t, artifacts, "files-listing.png")
+			t.Run("directory listing", func(t *testing.T) {
+				open(tab, t, base+"/")
+				// The index links to /files/, a directory without index.html.
+				resp := follow(tab, t, chromedp.Click(chromedp.CSS(`main a[href="/files/"]`)))
+				checkResponse(t, resp, base+"/files/", "text/html")
+				if got, want := title(tab, t), "Directory listing for /files/"; got != want {
+					t.Errorf("title = %q, want %q", got, want)
+				}
+				if got, want := eval[string](tab, t, `document.querySelector("h1").textContent`), "Directory listing for /files/"; got != want {
+					t.Errorf("heading = %q, want %q", got, want)
+				}
+				entries := eval[[]string](tab, t, `Array.from(document.querySelectorAll("li a"), a => a.textContent + " -> " + a.href)`)
+				want := []string{
+					"../ -> " + base + "/",
+					"example.json -> " + base + "/files/example.json",
+					"hello.txt -> " + base + "/files/hello.txt",
+				}
+				if !slices.Equal(entries, want) {
+					t.Errorf("listing entries (text -> link):\n got %q\nwant %q", entries, want)
+				}
+				screenshot(tab, t, artifacts, shot("files-listing.png"))
 
-		// Every link of the listing works: click each on a fresh copy of the listing.
-		for _, link := range []struct {
-			href, url, mime, text string
-		}{
-			{"hello.txt", base + "/files/hello.txt", "text/plain", "Hello from a static text file."},
-			{"example.json", base + "/files/example.json", "application/json", `"name": "cgihttpd example"`},
-			{"../", base + "/", "text/html", "cgihttpd example site"},
-		} {
-			open(tab, t, base+"/files/")
-			resp := follow(tab, t, chromedp.Click(chromedp.CSS(fmt.Sprintf(`li a[href=%q]`, link.href))))
-			checkResponse(t, resp, link.url, link.mime)
-			if text := bodyText(tab, t); !strings.Contains(text, link.text) {
-				t.Errorf("%s: page text lacks %q:\n%s", link.url, link.text, text)
+				// Every link of the listing works: click each on a fresh copy of the listing.
+				for _, link := range []struct {
+					href, url, mime, text string
+				}{
+					{"hello.txt", base + "/files/hello.txt", "text/plain", "Hello from a static text file."},
+					{"example.json", base + "/files/example.json", "application/json", `"name": "cgihttpd example"`},
+					{"../", base + "/", "text/html", "cgihttpd example site"},
+				} {
+					open(tab, t, base+"/files/")
+					resp := follow(tab, t, chromedp.Click(chromedp.CSS(fmt.Sprintf(`li a[href=%q]`, link.href))))
+					checkResponse(t, resp, link.url, link.mime)
+					if text := bodyText(tab, t); !strings.Contains(text, link.text) {
+						t.Errorf("%s: page text lacks %q:\n%s", link.url, link.text, text)
+					}
+				}
+			})
+
+			t.Run("echo form", func(t *testing.T) {
+				open(tab, t, base+"/form.html")
+				name := "Ada ✓ e2e"
+				message := `<b id="injected">bold?</b> & "quotes" 'too' 100% + more`
+				fill(tab, t, "f1-name", name)
+				fill(tab, t, "f1-message", message)
+				resp := follow(tab, t, chromedp.Click(chromedp.CSS(`form[action="/cgi-bin/form.sh"] button[type="submit"]`)))
+				checkResponse(t, resp, base+"/cgi-bin/form.sh", "text/html")
+				if text := bodyText(tab, t); !strings.Contains(text, "Method: POST.") {
+					t.Errorf("form.sh page lacks %q:\n%s", "Method: POST.", text)
+				}
+				rows := eval[[][]string](tab, t, `Array.from(document.querySelectorAll("table tr"), tr => Array.from(tr.cells, c => c.textContent))`)
+				want := [][]string{{"Name", "Value"}, {"name", name}, {"message", message}}
+				if !slices.EqualFunc(rows, want, slices.Equal) {
+					t.Errorf("form.sh table:\n got %q\nwant %q", rows, want)
+				}
+				// The markup was escaped: shown as text above, never turned into elements.
+				if eval[bool](tab, t, `document.querySelector("#injected") !== null || document.querySelector("td b") !== null`) {
+					t.Errorf("form.sh rendered the submitted markup as HTML")
+				}
+				screenshot(tab, t, artifacts, shot("form-echo.png"))
+			})
+
+			t.Run("redirect after POST", func(t *testing.T) {
+				open(tab, t, base+"/form.html")
+				name := "Zoë <Turing> & Co"
+				message := "e2e guestbook entry " + strconv.FormatInt(time.Now().UnixNano(), 36)
+				fill(tab, t, "f2-name", name)
+				fill(tab, t, "f2-message", message)
+
+				// guestbook-redirect.sh percent-encodes the name into the Location it answers with.
+				thanks := base + "/cgi-bin/thanks.sh?name=Zo%C3%AB%20%3CTuring%3E%20%26%20Co"
+				documents := recordDocuments(tab, t)
+				resp := follow(tab, t, chromedp.Click(chromedp.CSS(`form[action="/cgi-bin/guestbook-redirect.sh"] button[type="submit"]`)))
+				reqs := documents()
+				checkResponse(t, resp, thanks, "text/html")
+				if got := eval[string](tab, t, `location.href`); got != thanks {
+					t.Errorf("final URL = %s, want %s", got, thanks)
+				}
+
+				// The browser POSTed the typed values, got 303 See Other and followed it with a GET:
+				// the redirect-after-POST that Python's CGIHTTPRequestHandler cannot do.
+				if len(reqs) != 2 {
+					t.Fatalf("document requests = %+v, want the POST and the redirected GET", reqs)
+				}
+				post, get := reqs[0], reqs[1]
+				if post.method != "POST" || post.url != base+"/cgi-bin/guestbook-redirect.sh" {
+					t.Errorf("first request = %s %s, want POST %s/cgi-bin/guestbook-redirect.sh", post.method, post.url, base)
+				}
+				if form, err := url.ParseQuery(post.body); err != nil || form.Get("name") != name || form.Get("message") != message {
+					t.Errorf("POST body %q (%v), want name=%q and message=%q", post.body, err, name, message)
+				}
+				if get.method != "GET" || get.url != thanks || get.redirectStatus != 303 || get.redirectFrom != post.url {
+					t.Errorf("second request = %s %s after %d from %s, want GET %s after 303 from %s",
+						get.method, get.url, get.redirectStatus, get.redirectFrom, thanks, post.url)
+				}
+
+				// What thanks.sh prints: the name from the query string, HTML-escaped.
+				if got := title(tab, t); got != "Thank you" {
+					t.Errorf("title = %q, want %q", got, "Thank you")
+				}
+				if got, want := eval[string](tab, t, `document.querySelector("main p").textContent`), "Thanks, "+name+"!"; got != want {
+					t.Errorf("greeting = %q, want %q", got, want)
+				}
+				text := bodyText(tab, t)
+				if !strings.Contains(text, "You were redirected here with 303 See Other") {
+					t.Errorf("thanks page lacks its note:\n%s", text)
+				}
+				if strings.Contains(text, message) {
+					t.Errorf("thanks page shows the message, which only the POST carried:\n%s", text)
+				}
+				if eval[bool](tab, t, `document.querySelector("turing") !== null`) {
+					t.Errorf("thanks.sh rendered the name's markup as HTML")
+				}
+				screenshot(tab, t, artifacts, shot("redirect-after-post.png"))
+
+				// Reloading the thanks page GETs it again and re-sends nothing.
+				documents = recordDocuments(tab, t)
+				resp = follow(tab, t, chromedp.Reload())
+				checkResponse(t, resp, thanks, "text/html")
+				if reqs := documents(); len(reqs) != 1 || reqs[0].method != "GET" || reqs[0].url != thanks {
+					t.Errorf("reload sent %+v, want one GET %s", reqs, thanks)
+				}
+			})
+
+			if srv.scheme == "https" {
+				t.Run("HTTP/2 and the CGI environment", func(t *testing.T) {
+					resp := open(tab, t, base+"/cgi-bin/env.sh")
+					checkResponse(t, resp, base+"/cgi-bin/env.sh", "text/plain")
+					if resp.Protocol != "h2" {
+						t.Errorf("protocol %q, want h2", resp.Protocol)
+					}
+					text := bodyText(tab, t)
+					for _, want := range []string{"HTTPS=on", "REQUEST_SCHEME=https", "SERVER_PROTOCOL=HTTP/2.0"} {
+						if !strings.Contains(text, want) {
+							t.Errorf("env.sh over HTTPS lacks %s:\n%s", want, text)
+						}
+					}
+				})
 			}
-		}
-	})
-
-	t.Run("echo form", func(t *testing.T) {
-		open(tab, t, base+"/form.html")
-		name := "Ada ✓ e2e"
-		message := `<b id="injected">bold?</b> & "quotes" 'too' 100% + more`
-		fill(tab, t, "f1-name", name)
-		fill(tab, t, "f1-message", message)
-		resp := follow(tab, t, chromedp.Click(chromedp.CSS(`form[action="/cgi-bin/form.sh"] button[type="submit"]`)))
-		checkResponse(t, resp, base+"/cgi-bin/form.sh", "text/html")
-		if text := bodyText(tab, t); !strings.Contains(text, "Method: POST.") {
-			t.Errorf("form.sh page lacks %q:\n%s", "Method: POST.", text)
-		}
-		rows := eval[[][]string](tab, t, `Array.from(document.querySelectorAll("table tr"), tr => Array.from(tr.cells, c => c.textContent))`)
-		want := [][]string{{"Name", "Value"}, {"name", name}, {"message", message}}
-		if !slices.EqualFunc(rows, want, slices.Equal) {
-			t.Errorf("form.sh table:\n got %q\nwant %q", rows, want)
-		}
-		// The markup was escaped: shown as text above, never turned into elements.
-		if eval[bool](tab, t, `document.querySelector("#injected") !== null || document.querySelector("td b") !== null`) {
-			t.Errorf("form.sh rendered the submitted markup as HTML")
-		}
-		screenshot(tab, t, artifacts, "form-echo.png")
-	})
-
-	t.Run("redirect after POST", func(t *testing.T) {
-		open(tab, t, base+"/form.html")
-		name := "Zoë <Turing> & Co"
-		message := "e2e guestbook entry " + strconv.FormatInt(time.Now().UnixNano(), 36)
-		fill(tab, t, "f2-name", name)
-		fill(tab, t, "f2-message", message)
-
-		// guestbook-redirect.sh percent-encodes the name into the Location it answers with.
-		thanks := base + "/cgi-bin/thanks.sh?name=Zo%C3%AB%20%3CTuring%3E%20%26%20Co"
-		documents := recordDocuments(tab, t)
-		resp := follow(tab, t, chromedp.Click(chromedp.CSS(`form[action="/cgi-bin/guestbook-redirect.sh"] button[type="submit"]`)))
-		reqs := documents()
-		checkResponse(t, resp, thanks, "text/html")
-		if got := eval[string](tab, t, `location.href`); got != thanks {
-			t.Errorf("final URL = %s, want %s", got, thanks)
-		}
-
-		// The browser POSTed the typed values, got 303 See Other and followed it with a GET:
-		// the redirect-after-POST that Python's CGIHTTPRequestHandler cannot do.
-		if len(reqs) != 2 {
-			t.Fatalf("document requests = %+v, want the POST and the redirected GET", reqs)
-		}
-		post, get := reqs[0], reqs[1]
-		if post.method != "POST" || post.url != base+"/cgi-bin/guestbook-redirect.sh" {
-			t.Errorf("first request = %s %s, want POST %s/cgi-bin/guestbook-redirect.sh", post.method, post.url, base)
-		}
-		if form, err := url.ParseQuery(post.body); err != nil || form.Get("name") != name || form.Get("message") != message {
-			t.Errorf("POST body %q (%v), want name=%q and message=%q", post.body, err, name, message)
-		}
-		if get.method != "GET" || get.url != thanks || get.redirectStatus != 303 || get.redirectFrom != post.url {
-			t.Errorf("second request = %s %s after %d from %s, want GET %s after 303 from %s",
-				get.method, get.url, get.redirectStatus, get.redirectFrom, thanks, post.url)
-		}
-
-		// What thanks.sh prints: the name from the query string, HTML-escaped.
-		if got := title(tab, t); got != "Thank you" {
-			t.Errorf("title = %q, want %q", got, "Thank you")
-		}
-		if got, want := eval[string](tab, t, `document.querySelector("main p").textContent`), "Thanks, "+name+"!"; got != want {
-			t.Errorf("greeting = %q, want %q", got, want)
-		}
-		text := bodyText(tab, t)
-		if !strings.Contains(text, "You were redirected here with 303 See Other") {
-			t.Errorf("thanks page lacks its note:\n%s", text)
-		}
-		if strings.Contains(text, message) {
-			t.Errorf("thanks page shows the message, which only the POST carried:\n%s", text)
-		}
-		if eval[bool](tab, t, `document.querySelector("turing") !== null`) {
-			t.Errorf("thanks.sh rendered the name's markup as HTML")
-		}
-		screenshot(tab, t, artifacts, "redirect-after-post.png")
-
-		// Reloading the thanks page GETs it again and re-sends nothing.
-		documents = recordDocuments(tab, t)
-		resp = follow(tab, t, chromedp.Reload())
-		checkResponse(t, resp, thanks, "text/html")
-		if reqs := documents(); len(reqs) != 1 || reqs[0].method != "GET" || reqs[0].url != thanks {
-			t.Errorf("reload sent %+v, want one GET %s", reqs, thanks)
-		}
-	})
+		})
+	}
 
 	if ex := exceptions(); len(ex) > 0 {
 		t.Errorf("JavaScript exceptions on the example site's pages:\n%s", strings.Join(ex, "\n"))
@@ -341,12 +381,12 @@ func buildServer(t *testing.T) string {
 
 // startServer starts cgihttpd on a port the kernel picks and returns its base URL, without a
 // trailing slash. The server gets SIGINT, and if need be SIGKILL, when the test ends.
-func startServer(ctx context.Context, t *testing.T, bin, site string) string {
+func startServer(ctx context.Context, t *testing.T, bin, site string, args ...string) string {
 	t.Helper()
 	out := new(syncBuffer)
 	// Port 0: cgihttpd listens on a free port and prints the address, so there is no window in
 	// which another program could take a port that the test picked and let go.
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--directory", site, "0")
+	cmd := exec.Command(bin, append(append([]string{"--bind", "127.0.0.1", "--directory", site}, args...), "0")...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start cgihttpd: %v", err)
@@ -394,7 +434,7 @@ func startServer(ctx context.Context, t *testing.T, bin, site string) string {
 // also serves as its home (Chromium keeps crash reports under ~/.config even with a profile
 // elsewhere), and returns the context of its first tab. The browser is closed, and its
 // processes waited for, when the test ends.
-func startBrowser(ctx context.Context, t *testing.T, dir string) context.Context {
+func startBrowser(ctx context.Context, t *testing.T, dir string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	logs := new(syncBuffer)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -414,6 +454,7 @@ func startBrowser(ctx context.Context, t *testing.T, dir string) context.Context
 		chromedp.WindowSize(1024, 768),
 		chromedp.CombinedOutput(logs),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logs.printf), chromedp.WithLogf(logs.printf))
 	t.Cleanup(func() {
@@ -695,4 +736,24 @@ func (b *syncBuffer) String() string {
 // printf appends one formatted line; it has the shape of chromedp's log funcs.
 func (b *syncBuffer) printf(format string, args ...any) {
 	_, _ = fmt.Fprintf(b, format+"\n", args...)
+}
+
+// testCertificate writes a fresh certificate for 127.0.0.1 and localhost and its key to dir,
+// and returns their paths and the base64 SHA-256 of its public key (SPKI), the form
+// Chromium's --ignore-certificate-errors-spki-list takes.
+func testCertificate(t *testing.T, dir string) (certFile, keyFile, spki string) {
+	t.Helper()
+	cert, _, err := tlsconf.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
+	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
+	sum := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
+	return certFile, keyFile, base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -129,7 +129,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	if !s.stderrLog.IsInfo() {
 		inv.Stderr = nil // nothing at this log level would show it: not even collected
 	}
-	if nph {
+	if nph && r.ProtoMajor == 1 {
 		s.runNPH(ctx, w, exec, inv, log)
 		stderr.close()
 		return
@@ -146,6 +146,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		body.onStall.Store(&stalled)
 	}
 	inv.Stdout = cw
+	if nph {
+		inv.Stdout = &nphRelay{dst: cw} // HTTP/2: relayed, since it cannot be hijacked
+	}
 	runErr := exec.Run(ctx, inv)
 	cw.stopFlushing()
 	cw.wd.stop()
@@ -275,8 +278,9 @@ func (s *Server) followLocalRedirect(w http.ResponseWriter, r *http.Request, loc
 	s.dispatch(w, r2, id, hops+1)
 }
 
-// runNPH runs a non-parsed-header script: its output goes to the client unmodified, so the
-// connection is taken over and closed afterwards (the server cannot know the framing).
+// runNPH runs a non-parsed-header script over HTTP/1.x: its output goes to the client
+// unmodified, so the connection is taken over and closed afterwards (the server cannot know
+// the framing). Over HTTP/2, nphRelay carries the output instead.
 func (s *Server) runNPH(ctx context.Context, w http.ResponseWriter, exec executor.Executor, inv *executor.Invocation, log reqLog) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package server is cgihttpd's http.Handler: it serves a directory's files the way Python's
 // SimpleHTTPRequestHandler does and runs the CGI scripts under its CGI directories, following
 // RFC 3875 for the environment and for the script's response (Status and Location are
-// honoured; nph- scripts speak to the client directly).
+// honoured; nph- scripts speak to the client directly over HTTP/1.x, and over HTTP/2 their
+// status line and headers are relayed).
 //
 // # Embedding
 //

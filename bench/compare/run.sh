@@ -14,7 +14,12 @@
 # and reported. The table of medians (min-max) with the ratios of cgihttpd to each peer
 # goes to stdout and, unless QUICK=1, to BENCHMARKS.md at the repository root. Not part of CI.
 #
-# Knobs: ROUNDS (3), DURATION seconds per wrk run (4), STALL seconds below 1 byte/s that count
+# Workload (9) runs hello.sh and the static 4 KiB file over TLS (HTTP/1.1, keep-alive, ECDSA
+# P-256 certificate) against cgihttpd --tls-cert and lighttpd with mod_openssl, each a server
+# of its own beside the plain-HTTP one, so that the report can put TLS and plain side by side.
+#
+# Knobs: SERVERS (the servers to run, default all: cgihttpd lighttpd apache2 nginx busybox netcgi
+# python plain cgihttpd-tls lighttpd-tls), ROUNDS (3), DURATION seconds per wrk run (4), STALL seconds below 1 byte/s that count
 # as a deadlock in workload (4) (5; curl averages over about 5 s, so a stall is seen after about
 # STALL+5 s), BUDGET seconds of rounds after which no new round starts (840),
 # OUT (BENCHMARKS.md; QUICK=1: none), REMARK (a line for the report about this run), KEEP=1
@@ -39,7 +44,7 @@ say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 [ "$(uname -s)" = Linux ] || die "Linux only"
 
 # ---- tools ---------------------------------------------------------------------------------
-packages=(wrk lighttpd apache2 busybox nginx fcgiwrap spawn-fcgi curl)
+packages=(wrk lighttpd lighttpd-mod-openssl apache2 busybox nginx fcgiwrap spawn-fcgi curl openssl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -55,7 +60,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     systemctl disable "$svc" >/dev/null 2>&1 || true
   done
 fi
-for c in wrk lighttpd apache2 busybox nginx spawn-fcgi curl setpriv setsid go python3; do
+for c in wrk lighttpd apache2 busybox nginx spawn-fcgi curl openssl setpriv setsid go python3; do
   command -v "$c" >/dev/null || die "$c not found"
 done
 fcgiwrap=/usr/sbin/fcgiwrap
@@ -100,6 +105,10 @@ head -c 1048576 /dev/urandom >"$work/body1m"
 head -c 67108864 /dev/urandom >"$work/body64m"
 chmod -R a+rX "$www" "$bin"
 chmod 755 "$www"/cgi-bin/*.sh
+# One certificate for the TLS servers (workload 9), as a certbot-made one would be.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+chmod 644 "$work/tls.key" # lighttpd reads it after dropping to nobody
 # A site's files are not written the moment before they are served. cgihttpd does not cache a
 # file modified within the last 2 s (its mtime cannot yet tell a later change), so fresh ones
 # would make round 1 measure its uncached path.
@@ -127,16 +136,26 @@ launch() { # launch NAME CMD...: start CMD in a session of its own, output to th
   pids+=($!) roots+=($!)
 }
 fill() { # fill NAME DIR: DIR/NAME.conf from conf/NAME.conf with the @...@ values of this start
-  sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$www|g" -e "s|@WORK@|$2|g" "$here/conf/$1.conf" >"$2/$1.conf"
+  sed -e "s|@PORT@|$port|g" -e "s|@DOCROOT@|$www|g" -e "s|@WORK@|$2|g" -e "s|@TLS@|$work/tls|g" \
+    "$here/conf/$1.conf" >"$2/$1.conf"
 }
+scheme_of() { case $1 in *-tls) echo https ;; *) echo http ;; esac; }
 nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 start() { # start SERVER: sets port and pids, waits until it answers
-  server=$1 port=$(free_port) pids=()
+  server=$1 port=$(free_port) pids=() scheme=$(scheme_of "$1")
   local d=$work/run/$server.$round ready=/static/4k.bin
   mkdir -p "$d"
   case $server in
   cgihttpd) launch "$server" "$bin/cgihttpd" -d "$www" -b 127.0.0.1 --log-level warn "$port" ;;
+  cgihttpd-tls)
+    launch "$server" "$bin/cgihttpd" -d "$www" -b 127.0.0.1 --log-level warn \
+      --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" "$port" ;;
+  lighttpd-tls)
+    mkdir -p "$d/tmp" && chown nobody:nogroup "$d/tmp"
+    fill lighttpd "$d"
+    fill lighttpd-tls "$d"
+    launch "$server" lighttpd -D -f "$d/lighttpd-tls.conf" ;;
   lighttpd)
     mkdir -p "$d/tmp" && chown nobody:nogroup "$d/tmp"
     fill lighttpd "$d"
@@ -160,7 +179,7 @@ start() { # start SERVER: sets port and pids, waits until it answers
   *) die "unknown server $server" ;;
   esac
   for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port$ready" 2>/dev/null && return 0
+    curl -fsSk -o /dev/null --max-time 2 "$scheme://127.0.0.1:$port$ready" 2>/dev/null && return 0
     sleep 0.1
   done
   note "$server did not answer on port $port in round $round (log: $(tail -c 300 "$log/$server.log" | tr '\n' ' '))"
@@ -205,7 +224,7 @@ rss_kib() { # summed VmRSS of every process in the server's sessions, scripts in
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # ---- measurements --------------------------------------------------------------------------
-url() { echo "http://127.0.0.1:$port$1"; }
+url() { echo "$scheme://127.0.0.1:$port$1"; }
 
 # wrk_run WORKLOAD CONNS PATH [BODY] [PAYLOAD_BYTES]: records rps, p50_ms, p99_ms, errors and,
 # with PAYLOAD_BYTES, mibps (requests x payload). Samples RSS while it runs if SAMPLE=1.
@@ -325,16 +344,16 @@ step() { # step CMD...: run it, and say how long it took
 declare -A port_of pids_of
 order=()
 
-use() { # use SERVER: make SERVER the current one (server, port, pids)
-  server=$1 port=${port_of[$1]}
+use() { # use SERVER: make SERVER the current one (server, port, pids, scheme)
+  server=$1 port=${port_of[$1]} scheme=$(scheme_of "$1")
   read -ra pids <<<"${pids_of[$1]}"
   say "  $server"
 }
 
-on_cgi() { # on_cgi CMD...: run CMD on every CGI server of the round, in the round's order
+on_cgi() { # on_cgi CMD...: run CMD on every plain-HTTP CGI server of the round, in its order
   local s
   for s in "${order[@]}"; do
-    [ "$s" = plain ] && continue
+    case $s in plain | *-tls) continue ;; esac
     use "$s"
     step "$@"
   done
@@ -365,7 +384,7 @@ run_round() {
   local s
   start_all
   for s in "${order[@]}"; do
-    [ "$s" = plain ] && continue
+    case $s in plain | *-tls) continue ;; esac
     use "$s"
     step idle /static/4k.bin
     check
@@ -377,7 +396,15 @@ run_round() {
   on_cgi curl_stream big10m mibps /cgi-bin/big.sh 10485760
   for s in "${order[@]}"; do
     use "$s"
-    if [ "$s" = plain ]; then step wrk_run static4k 64 /4k; else step wrk_run static4k 64 /static/4k.bin; fi
+    case $s in
+    plain) step wrk_run static4k 64 /4k ;;
+    *-tls) ;;
+    *) step wrk_run static4k 64 /static/4k.bin ;;
+    esac
+  done
+  # (9) over TLS, right after their plain-HTTP counterparts (1) and (5) ran on every server.
+  for s in "${order[@]}"; do
+    case $s in *-tls) use "$s" && step wrk_run hello 16 /cgi-bin/hello.sh && step wrk_run static4k 64 /static/4k.bin ;; esac
   done
   on_cgi wrk_run static10m 4 /static/10m.bin "" 10485760
   on_cgi curl_stream static10m curl_mibps /static/10m.bin 10485760
@@ -433,7 +460,7 @@ spawn_ceiling() {
   echo "v_curl=$(curl --version | head -1 | awk '{ print $1, $2 }')"
 } >"$meta"
 
-servers=(cgihttpd lighttpd apache2 nginx busybox netcgi python plain)
+read -ra servers <<<"${SERVERS:-cgihttpd lighttpd apache2 nginx busybox netcgi python plain cgihttpd-tls lighttpd-tls}"
 started=$SECONDS
 for round in $(seq "$ROUNDS"); do
   took=$((SECONDS - started))

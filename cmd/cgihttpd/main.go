@@ -79,6 +79,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
+	handler, scheme, served := http.Handler(srv), "http", server.TuneListener(ln)
+	if o.TLS.Protocol == "HTTP/1.0" {
+		handler = server.HTTP10(srv)
+	}
+	if o.TLS.Options(o.Bind).Enabled() {
+		wrap, stopTLS, err := startTLS(o.TLS, o.Bind, ln.Addr().(*net.TCPAddr).Port, logger, stdout)
+		if err != nil {
+			_ = ln.Close()
+			_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
+			if errors.As(err, new(tlsConfigError)) {
+				return 2
+			}
+			return 1
+		}
+		defer stopTLS()
+		scheme, served = "https", wrap(served)
+	}
 	if o.StatusAddr != "" {
 		stop, err := serveStatus(o.StatusAddr, srv, statusTimeoutsOf(o), logger)
 		if err != nil {
@@ -88,12 +105,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	return serve(server.TuneListener(ln), srv, o, logger, stdout)
+	return serve(served, scheme, handler, o, logger, stdout)
 }
 
 // serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
 // scripts get grace, and then their trees are killed through the base context.
-func serve(ln net.Listener, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
+func serve(ln net.Listener, scheme string, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
 	grace := o.ShutdownGrace
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
@@ -113,8 +130,8 @@ func serve(ln net.Listener, handler http.Handler, o *cli.Options, logger hclog.L
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	url := "http://" + displayAddr(ln.Addr()) + "/"
-	_, _ = fmt.Fprintf(stdout, "Serving HTTP on %s (%s) ...\n", ln.Addr(), url)
+	url := scheme + "://" + displayAddr(ln.Addr()) + "/"
+	_, _ = fmt.Fprintf(stdout, "Serving %s on %s (%s) ...\n", strings.ToUpper(scheme), ln.Addr(), url)
 	logger.Info("listening", "url", url)
 
 	served := make(chan error, 1)

@@ -33,6 +33,9 @@ type Options struct {
 	KeepAlive         time.Duration
 	MaxHeaderBytes    int
 
+	// TLS is HTTPS: certificate files, self-signed or ACME, and the protocol.
+	TLS TLS
+
 	LogLevel string
 	LogJSON  bool
 	Version  bool
@@ -50,6 +53,7 @@ func Defaults() *Options {
 		KeepAlive:         2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		LogLevel:          "info",
+		TLS:               tlsDefaults(),
 	}
 }
 
@@ -70,11 +74,15 @@ func Command(o *Options) *cobra.Command {
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	defineServing(fs, o)
+	defineTLS(fs, o)
 	defineScripts(fs, o)
 	defineLimits(fs, o)
 	defineProcessLimits(fs, o)
 	defineOutput(fs, o)
 	_ = cmd.MarkFlagDirname("directory")
+	_ = cmd.MarkFlagFilename("tls-cert")
+	_ = cmd.MarkFlagFilename("tls-key")
+	_ = cmd.MarkFlagFilename("tls-password-file")
 	return cmd
 }
 

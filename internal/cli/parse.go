@@ -46,6 +46,9 @@ func Parse(args []string) (*Options, error) {
 	case hclog.LevelFromString(o.LogLevel) == hclog.NoLevel:
 		return nil, fmt.Errorf("invalid --log-level %q: want trace, debug, info, warn or error", o.LogLevel)
 	}
+	if err := o.TLS.check(); err != nil {
+		return nil, err
+	}
 	// --user defaults to nobody, which Windows does not have: only an explicit one is refused.
 	if fs.Changed("user") && runtime.GOOS == "windows" {
 		return nil, errors.New("--user is not supported on Windows: scripts run as the account that runs cgihttpd; start cgihttpd as the account scripts should use")

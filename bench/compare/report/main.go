@@ -367,6 +367,8 @@ func write(w io.Writer, d *data) {
 	}
 	p("\n")
 
+	writeTLS(w, d)
+
 	p("## The peers\n\n")
 	p("- **cgihttpd**: this tree, built by the run; started as root, so scripts run as nobody; " +
 		"defaults (`--max-scripts` 8 per CPU, `--log-level warn`).\n")
@@ -382,6 +384,8 @@ func write(w io.Writer, d *data) {
 	p("- **python3** `-m http.server --cgi`: started as root, as Python's handler switches each " +
 		"script to nobody; HTTP/1.0, a new connection per request; scripts write straight to the socket.\n")
 	p("- **plain Go**: `bench/compare/peers/plain`, `net/http` handlers writing the bytes from memory.\n")
+	p("- **Over TLS** (10): cgihttpd with `--tls-cert`/`--tls-key`, and lighttpd with `mod_openssl` " +
+		"(`conf/lighttpd-tls.conf`), both on the run's own ECDSA P-256 certificate made by `openssl req`.\n")
 	p("- Scripts: `bench/compare/site/cgi-bin`; static files are random bytes made by the run.\n\n")
 
 	if len(d.notes) > 0 {
