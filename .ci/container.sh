@@ -79,7 +79,7 @@ step "build context"
 # Debian's static busybox (/bin/sh and the applets) and tini, downloaded, not installed: the
 # host's own busybox stays as it is.
 mkdir -p "$work/debs" "$work/ctx/root/etc"
-download() { (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download -qq busybox-static tini); }
+download() { (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download -qq busybox-static tini ca-certificates); }
 download 2>/dev/null || { apt-get update -qq && download; }
 for deb in "$work"/debs/*.deb; do
   dpkg-deb -x "$deb" "$work/debs/x"
@@ -96,8 +96,15 @@ for p in $("$work/ctx/busybox" --list-full); do
 done
 install -m 0644 packaging/container/passwd packaging/container/group "$work/ctx/root/etc/"
 cp LICENSE "$work/ctx/root/LICENSE"
-# Their Debian copyright files travel with them: busybox is GPL-2.0-only, tini MIT (Expat).
-for pkg in busybox-static tini; do
+# Mozilla's roots from Debian's ca-certificates, where Go looks first on Linux: for ACME's CA and
+# for scripts' own HTTPS clients.
+mkdir -p "$work/ctx/root/etc/ssl/certs"
+cat "$work"/debs/x/usr/share/ca-certificates/mozilla/*.crt >"$work/ctx/root/etc/ssl/certs/ca-certificates.crt"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$work/ctx/root/etc/ssl/certs/ca-certificates.crt")" -gt 100 ] ||
+  fail "too few CA certificates"
+# Their Debian copyright files travel with them: busybox is GPL-2.0-only, tini MIT (Expat), the
+# CA certificates MPL-2.0.
+for pkg in busybox-static tini ca-certificates; do
   install -D -m 0644 "$work/debs/x/usr/share/doc/$pkg/copyright" "$work/ctx/root/usr/share/doc/$pkg/copyright"
 done
 cp -R examples/site "$work/ctx/site"
@@ -125,7 +132,7 @@ step "image metadata"
 inspect() { podman image inspect --format "$1" "$image"; }
 [ "$(inspect '{{index .Labels "org.opencontainers.image.version"}}')" = "$version" ] || fail "version label"
 [ "$(inspect '{{index .Labels "org.opencontainers.image.revision"}}')" = "$(git rev-parse HEAD)" ] || fail "revision label"
-[ "$(inspect '{{index .Labels "org.opencontainers.image.licenses"}}')" = "BSD-3-Clause AND GPL-2.0-only AND MIT" ] ||
+[ "$(inspect '{{index .Labels "org.opencontainers.image.licenses"}}')" = "BSD-3-Clause AND GPL-2.0-only AND MIT AND MPL-2.0" ] ||
   fail "licence label"
 inspect '{{index .Labels "org.opencontainers.image.source"}}' | grep -q '^https://' || fail "source label"
 [ "$(inspect '{{.Config.StopSignal}}')" = SIGTERM ] || fail "stop signal: $(inspect '{{.Config.StopSignal}}')"
@@ -259,6 +266,20 @@ done
 "${podman[@]}" stop -t 30 "$name2" >/dev/null
 [ "$("${podman[@]}" inspect --format '{{.State.ExitCode}}' "$name2")" = 0 ] || fail "exit code"
 echo "numeric --user ok without /etc/passwd; the example site is at /srv/www; cgroup limits warn"
+
+step "HTTPS: --tls-self-signed in the same least-privilege run"
+name4="cgihttpd-ci-tls-$$"
+names+=("$name4")
+"${podman[@]}" run -d --name "$name4" "${host_limits[@]}" "${least_privilege[@]}" \
+  -v "$site:/srv/www:ro" -p 127.0.0.1::8443 "$image" --tls-self-signed 8443 >/dev/null
+port4=$("${podman[@]}" port "$name4" 8443/tcp | sed 's/.*://')
+for _ in $(seq 1 100); do curl -kfsS -o /dev/null "https://127.0.0.1:$port4/" 2>/dev/null && break; sleep 0.1; done
+got=$(curl -kfsS "https://127.0.0.1:$port4/cgi-bin/whoami.sh") || fail "HTTPS: $("${podman[@]}" logs "$name4" 2>&1)"
+[ "$got" = "uid=65534 gid=65534 groups=65534 nproc=4096" ] || fail "the script ran as: $got"
+curl -kfsS "https://127.0.0.1:$port4/cgi-bin/env.sh" | grep -qx 'HTTPS=on' || fail "HTTPS=on not set"
+"${podman[@]}" stop -t 30 "$name4" >/dev/null
+[ "$("${podman[@]}" inspect --format '{{.State.ExitCode}}' "$name4")" = 0 ] || fail "exit code"
+echo "HTTPS with a self-signed certificate: scripts as 65534, HTTPS=on"
 
 step "not root at all (Kubernetes' restricted profile): scripts run as the server's own user"
 name3="cgihttpd-ci-nonroot-$$"
