@@ -88,6 +88,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, t scriptTarget
 		case errors.Is(err, errBodyTimeout):
 			log.Warn("request body stalled", "body_timeout", s.cfg.BodyTimeout, "error", err)
 			writeBodyTimeout(w)
+		case errors.Is(err, errSpoolFailed):
+			log.Error("cannot store the request body: the temporary directory must be writable", "error", err)
+			refuseBody(w, r, http.StatusInternalServerError, "Could not store the request body")
 		default:
 			log.Warn("reading request body failed", "error", err)
 			writeError(w, http.StatusBadRequest, "Could not read the request body")
