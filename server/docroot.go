@@ -42,8 +42,8 @@ func (o *opened) close() { _ = o.f.Close() }
 const maxAliasWalk = 10000
 
 var (
-	errCGIAlias     = errors.New("another name for a file in a CGI directory")
-	errAliasUnknown = errors.New("too many files in the CGI directories to rule out a hard link")
+	errCGIAlias     = errors.New("a CGI script, by this or another name")
+	errAliasUnknown = errors.New("too many files to rule out a hard link to a CGI script")
 )
 
 func openDocRoot(dir string, cgiDirs []string) (*docRoot, error) {
