@@ -235,11 +235,12 @@ func (s *Server) resolveScript(t scriptTarget, cgiDir string) (*opened, error) {
 		o.close()
 		return nil, errNotPlainFile
 	}
-	var first []string
+	var why string
 	if cgiDir != "" {
-		first = []string{cgiDir}
+		why, _, err = s.docs.cgiReason(o, cgiDir) // its own CGI directory first
+	} else {
+		why, _, err = s.docs.cgiReason(o)
 	}
-	why, err := s.docs.cgiReason(o, first...)
 	if err == nil && why == "" {
 		err = errCGIOutside
 	}

@@ -177,21 +177,22 @@ func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 }
 
 // cgiReason returns why o is a CGI script, judged by where it really is: it is not a
-// directory and its real name has a CGI extension, or a CGI directory holds it; "" when
+// directory and its real name has a CGI extension (why is "CGI extension", name the
+// extension), or a CGI directory holds it ("CGI directory" and its URL path); "" when
 // neither.
-func (d *docRoot) cgiReason(o *opened, first ...string) (string, error) {
+func (d *docRoot) cgiReason(o *opened, first ...string) (why, name string, err error) {
 	loc, err := d.location(o)
 	if err != nil {
-		return "", fmt.Errorf("locate %s: %w", o.rel, err)
+		return "", "", fmt.Errorf("locate %s: %w", o.rel, err)
 	}
 	if ext := cgiExtOf(filepath.Base(loc), d.cgiExts); ext != "" && !o.info.IsDir() { // a directory is no script
-		return "CGI extension " + ext, nil
+		return "CGI extension", ext, nil
 	}
 	dir, err := d.cgiDirAt(loc, first...)
 	if dir != "" {
-		return "CGI directory " + dir, err
+		return "CGI directory", dir, err
 	}
-	return "", err
+	return "", "", err
 }
 
 // cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""
@@ -248,12 +249,12 @@ func (d *docRoot) cgiDirAt(loc string, first ...string) (string, error) {
 // in no CGI directory and has no CGI extension, and (where fstat counts links) no other hard
 // link to it is or has either.
 func (d *docRoot) checkServable(o *opened) error {
-	why, err := d.cgiReason(o)
+	why, name, err := d.cgiReason(o)
 	if err != nil {
 		return err
 	}
 	if why != "" {
-		return fmt.Errorf("%w: %s", errCGIAlias, why)
+		return fmt.Errorf("%w: %s %s", errCGIAlias, why, name)
 	}
 	if o.info.Mode().IsRegular() && linkCount(o.info) > 1 {
 		return d.checkHardLinks(o.info)
