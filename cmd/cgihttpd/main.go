@@ -96,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stopTLS()
 		scheme, served = "https", wrap(served)
 	}
+	srv.WarnIfCleartextAuth(ln.Addr(), scheme == "https")
 	if o.StatusAddr != "" {
 		stop, err := serveStatus(o.StatusAddr, srv, statusTimeoutsOf(o), logger)
 		if err != nil {

@@ -54,6 +54,11 @@ func TestParse(t *testing.T) {
 			return reflect.DeepEqual(o.Server.Scripts.Interpreters, map[string]string{".py": "python3 -u", ".pl": `"C:\Perl 5\perl.exe"`, ".x": "a=b"})
 		}},
 		{[]string{"-h", "notaport"}, func(o *Options) bool { return o.Help }},
+		{[]string{"--auth-file", "pw", "--auth-path", "/a", "--auth-path", "/b", "--auth-realm", "R", "--auth-max-failures", "-1",
+			"--cgi-ext", ".cgi", "--cgi-ext", ".pl", "--index", "index.cgi"}, func(o *Options) bool {
+			return reflect.DeepEqual(o.Server.Auth, server.AuthConfig{File: "pw", Paths: []string{"/a", "/b"}, Realm: "R", MaxFailures: -1}) &&
+				reflect.DeepEqual(o.Server.CGIExtensions, []string{".cgi", ".pl"}) && reflect.DeepEqual(o.Server.Indexes, []string{"index.cgi"})
+		}},
 	}
 	for _, c := range cases {
 		o, err := Parse(c.args)
@@ -92,6 +97,7 @@ func TestParseRefuses(t *testing.T) {
 		{[]string{"--interpreter", ".py"}, "--interpreter"},
 		{[]string{"--interpreter", ".py=  "}, "--interpreter"},
 		{[]string{"--interpreter", ".=python"}, "--interpreter"},
+		{[]string{"--auth-max-failures", "many"}, "--auth-max-failures"},
 		// Python's shape: -bind is -b ind, and then 0.0.0.0 is no port.
 		{[]string{"-bind", "0.0.0.0"}, `invalid port "0.0.0.0"`},
 	} {
