@@ -30,8 +30,8 @@ var (
 	// errSpoolFailed is the server's own failure to store a body (no writable temp
 	// directory, a full disk): not the client's fault.
 	errSpoolFailed = errors.New("spool body")
-	errBodyTimeout  = errors.New("request body stalled")
-	errSpoolFull    = errors.New("request body spool budget exhausted")
+	errBodyTimeout = errors.New("request body stalled")
+	errSpoolFull   = errors.New("request body spool budget exhausted")
 )
 
 // requestBody returns the script's stdin and CONTENT_LENGTH (-1: no body). A body of known
