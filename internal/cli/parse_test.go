@@ -158,8 +158,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 }
 
-// TestCompletions: the shells' completion scripts ask the program itself ("__complete");
-// it answers with the flags.
+// TestCompletions: the shells' completion scripts ask the program itself ("__complete"),
+// which answers with the flags; the man page lists every flag.
 func TestCompletions(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := Complete([]string{"__complete", "--max-"}, &stdout, &stderr); code != 0 {
@@ -180,7 +180,14 @@ func TestCompletions(t *testing.T) {
 			t.Errorf("%s: %v, %d bytes", name, err, len(b))
 		}
 	}
-	if man, _ := os.ReadFile(filepath.Join(dir, "cgihttpd.1")); !bytes.Contains(man, []byte("--max-body")) {
-		t.Error("the man page does not list --max-body")
+	man, _ := os.ReadFile(filepath.Join(dir, "cgihttpd.1"))
+	bash, _ := os.ReadFile(filepath.Join(dir, "completions", "cgihttpd.bash"))
+	Command(Defaults()).Flags().VisitAll(func(f *pflag.Flag) {
+		if !bytes.Contains(man, []byte("--"+f.Name)) {
+			t.Errorf("the man page does not list --%s", f.Name)
+		}
+	})
+	if !bytes.Contains(bash, []byte("__complete")) {
+		t.Error("the bash completion does not ask cgihttpd __complete")
 	}
 }
