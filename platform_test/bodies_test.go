@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,35 @@ func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
 		if resp, got := testutil.Do(t, env.client, req); resp.StatusCode != 200 || !strings.Contains(got, "read=9") {
 			t.Errorf("chunked=%v: %d %q; want 200 with the body read", chunked, resp.StatusCode, got)
 		}
+	}
+}
+
+// TestSpoolFailureIsTheServers: a body that must be spooled to a file when the temporary
+// directory cannot be written (a read-only container without a /tmp) is the server's
+// failure: 500 and an error in the log, not a 400 that blames the client. A body that fits
+// in memory still reaches its script.
+func TestSpoolFailureIsTheServers(t *testing.T) {
+	testutil.CheckLeaks(t)
+	f := firstFactory()
+	env := startServer(t, f, nil)
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, name := range []string{"TMPDIR", "TMP", "TEMP"} {
+		t.Setenv(name, missing)
+	}
+	big := strings.Repeat("x", 3<<19) // past what is spooled in memory
+	for _, c := range []struct {
+		body   string
+		status int
+	}{{big, http.StatusInternalServerError}, {"small", http.StatusOK}} {
+		req, err := http.NewRequest(http.MethodPost, env.url+"/cgi-bin/echo"+f.ext, io.MultiReader(strings.NewReader(c.body))) // chunked
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := testutil.Do(t, env.client, req); resp.StatusCode != c.status {
+			t.Errorf("chunked body of %d bytes: %d, want %d", len(c.body), resp.StatusCode, c.status)
+		}
+	}
+	if !strings.Contains(env.logs.String(), "cannot store the request body") {
+		t.Errorf("log lacks the reason:\n%s", env.logs.String())
 	}
 }

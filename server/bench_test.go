@@ -46,7 +46,8 @@ func BenchmarkResolveScript(b *testing.B) {
 			b.Fatal(err)
 		}
 		dir := cgiPrefix(clean, DefaultCGIDirs)
-		t, script, err := s.resolveScript(clean, dir)
+		t := s.docs.findScript(clean, dir)
+		script, err := s.resolveScript(t, dir)
 		if err != nil || t.pathInfo != "/2026/q3" {
 			b.Fatalf("resolved %+v: %v", t, err)
 		}

@@ -27,8 +27,11 @@ const (
 
 var (
 	errBodyTooLarge = errors.New("request body too large")
-	errBodyTimeout  = errors.New("request body stalled")
-	errSpoolFull    = errors.New("request body spool budget exhausted")
+	// errSpoolFailed is the server's own failure to store a body (no writable temp
+	// directory, a full disk): not the client's fault.
+	errSpoolFailed = errors.New("spool body")
+	errBodyTimeout = errors.New("request body stalled")
+	errSpoolFull   = errors.New("request body spool budget exhausted")
 )
 
 // requestBody returns the script's stdin and CONTENT_LENGTH (-1: no body). A body of known
@@ -172,7 +175,7 @@ func (s *Server) spoolBody(body io.Reader) (io.Reader, int64, func(), error) {
 	f, err := os.CreateTemp("", "cgihttpd-body-*")
 	if err != nil {
 		release()
-		return nil, -1, func() {}, fmt.Errorf("spool body: %w", err)
+		return nil, -1, func() {}, fmt.Errorf("%w: %w", errSpoolFailed, err)
 	}
 	cleanup := func() {
 		_ = f.Close()
@@ -189,7 +192,7 @@ func (s *Server) spoolBody(body io.Reader) (io.Reader, int64, func(), error) {
 	if err != nil {
 		cleanup()
 		if !errors.Is(err, errBodyTooLarge) && !errors.Is(err, errSpoolFull) && !errors.Is(err, errBodyTimeout) {
-			err = fmt.Errorf("spool body: %w", err)
+			err = fmt.Errorf("%w: %w", errSpoolFailed, err)
 		}
 		return nil, -1, func() {}, err
 	}

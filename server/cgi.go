@@ -16,14 +16,15 @@ import (
 	"github.com/cgihttpd/cgihttpd/executor"
 )
 
-// serveCGI resolves the script under cgiDir, runs it, and turns its output into the response.
-func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir string, id uint64, hops int) {
+// serveCGI opens the script t found under cgiDir ("" for a script by extension), runs it
+// with user as REMOTE_USER ("" for none), and turns its output into the response.
+func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, t scriptTarget, cgiDir, user string, id uint64, hops int) {
 	log := reqLog{base: s.logger, fields: []any{"req_id", id}}
 	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
-	t, script, err := s.resolveScript(clean, cgiDir)
+	script, err := s.resolveScript(t, cgiDir)
 	switch {
 	case errors.Is(err, errNotPlainFile):
 		log.Info("CGI script is not a plain file", "script", t.scriptName)
@@ -34,11 +35,15 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		writeError(w, http.StatusNotFound, "No such CGI script")
 		return
 	case err != nil:
-		log.Info("no such CGI script", "path", clean, "reason", err)
+		log.Info("no such CGI script", "path", r.URL.Path, "reason", err)
 		writeError(w, http.StatusNotFound, "No such CGI script")
 		return
 	}
 	defer script.close()
+	user, authorized := s.authorizeOpened(w, r, script, user, id)
+	if !authorized {
+		return
+	}
 	exec := s.executorFor(t.file)
 	if exec == nil {
 		log.Warn("no executor on this platform can run the script", "script", t.scriptName)
@@ -83,6 +88,9 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 		case errors.Is(err, errBodyTimeout):
 			log.Warn("request body stalled", "body_timeout", s.cfg.BodyTimeout, "error", err)
 			writeBodyTimeout(w)
+		case errors.Is(err, errSpoolFailed):
+			log.Error("cannot store the request body: the temporary directory must be writable", "error", err)
+			refuseBody(w, r, http.StatusInternalServerError, "Could not store the request body")
 		default:
 			log.Warn("reading request body failed", "error", err)
 			writeError(w, http.StatusBadRequest, "Could not read the request body")
@@ -109,7 +117,7 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 	stderr := &stderrLogger{log: reqLog{base: s.stderrLog, fields: log.fields}, limit: s.cfg.MaxStderrBytes}
 	inv := &executor.Invocation{
 		Path:    t.file,
-		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength}),
+		Env:     s.buildEnv(cgiRequest{r: r, root: s.root, target: t, bodyLength: bodyLength, user: user}),
 		Dir:     filepath.Dir(t.file),
 		File:    script.f,
 		Info:    script.info,
@@ -205,37 +213,42 @@ func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, clean, cgiDir 
 
 var (
 	errNotPlainFile = errors.New("not a plain file")
-	errCGIOutside   = errors.New("the file lies outside every CGI directory")
+	errCGIOutside   = errors.New("the file lies outside every CGI directory and has no CGI extension")
 )
 
-// resolveScript finds the script for clean under cgiDir and opens it beneath the root. The
-// file opened is the one checked (a regular file whose real location is inside a CGI
-// directory, whatever symlink led to it) and the one the executor runs.
-func (s *Server) resolveScript(clean, cgiDir string) (scriptTarget, *opened, error) {
-	t := s.docs.findScript(clean, cgiDir)
+// resolveScript opens the script t (found under cgiDir, or by its extension when cgiDir is
+// "") beneath the root. The file opened is the one checked (a regular file whose real
+// location is inside a CGI directory or has a CGI extension, whatever name led to it) and
+// the one the executor runs.
+func (s *Server) resolveScript(t scriptTarget, cgiDir string) (*opened, error) {
 	if t.info == nil {
-		return t, nil, fs.ErrNotExist
+		return nil, fs.ErrNotExist
 	}
 	if !t.info.Mode().IsRegular() {
-		return t, nil, errNotPlainFile
+		return nil, errNotPlainFile
 	}
 	o, err := s.docs.open(t.rel)
 	if err != nil {
-		return t, nil, err
+		return nil, err
 	}
 	if !o.info.Mode().IsRegular() {
 		o.close()
-		return t, nil, errNotPlainFile
+		return nil, errNotPlainFile
 	}
-	dir, err := s.docs.cgiDirHolding(o, cgiDir)
-	if err == nil && dir == "" {
+	var why string
+	if cgiDir != "" {
+		why, _, err = s.docs.cgiReason(o, cgiDir) // its own CGI directory first
+	} else {
+		why, _, err = s.docs.cgiReason(o)
+	}
+	if err == nil && why == "" {
 		err = errCGIOutside
 	}
 	if err != nil {
 		o.close()
-		return t, nil, err
+		return nil, err
 	}
-	return t, o, nil
+	return o, nil
 }
 
 func isExit(err error) bool {

@@ -16,7 +16,8 @@ type cgiRequest struct {
 	r          *http.Request
 	root       string // document root (absolute)
 	target     scriptTarget
-	bodyLength int64 // -1 when there is no body
+	bodyLength int64  // -1 when there is no body
+	user       string // the verified Basic user; "" when none
 }
 
 // envVar is one NAME=value of a script's environment.
@@ -38,8 +39,11 @@ func (s *Server) buildEnv(cr cgiRequest) []string {
 	remoteAddr, remotePort, forwardedHTTPS := s.clientAddr(r)
 	https := r.TLS != nil || forwardedHTTPS
 
-	var metaArr [24]envVar
+	var metaArr [26]envVar
 	meta := metaArr[:0] // in name order
+	if cr.user != "" {
+		meta = append(meta, envVar{"AUTH_TYPE", "Basic"})
+	}
 	if cr.bodyLength >= 0 {
 		meta = append(meta, envVar{"CONTENT_LENGTH", strconv.FormatInt(cr.bodyLength, 10)})
 	}
@@ -63,6 +67,9 @@ func (s *Server) buildEnv(cr cgiRequest) []string {
 		envVar{"REMOTE_ADDR", remoteAddr})
 	if remotePort != "" {
 		meta = append(meta, envVar{"REMOTE_PORT", remotePort})
+	}
+	if cr.user != "" {
+		meta = append(meta, envVar{"REMOTE_USER", cr.user})
 	}
 	scheme := "http"
 	if https {

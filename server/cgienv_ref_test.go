@@ -40,7 +40,7 @@ func FuzzBuildEnvMatchesReference(f *testing.F) {
 			target := defaultTarget
 			target.pathInfo = pathInfo
 			for _, length := range []int64{-1, 5} {
-				cr := cgiRequest{r: r, root: s.root, target: target, bodyLength: length}
+				cr := cgiRequest{r: r, root: s.root, target: target, bodyLength: length, user: name2}
 				got, want := s.buildEnv(cr), s.referenceEnv(cr)
 				if !slices.Equal(got, want) {
 					t.Fatalf("passAuth=%v length=%d:\n got %q\nwant %q", passAuth, length, got, want)
@@ -90,6 +90,10 @@ func (s *Server) referenceEnv(cr cgiRequest) []string {
 	env["REMOTE_ADDR"] = remoteAddr
 	if remotePort != "" {
 		env["REMOTE_PORT"] = remotePort
+	}
+	if cr.user != "" {
+		env["AUTH_TYPE"] = "Basic"
+		env["REMOTE_USER"] = cr.user
 	}
 
 	if cr.bodyLength >= 0 {

@@ -40,6 +40,15 @@ type Config struct {
 	Env []string
 	// PassAuth exports the Authorization header as HTTP_AUTHORIZATION.
 	PassAuth bool
+	// Auth asks for HTTP Basic credentials on some or all paths; a script then sees
+	// AUTH_TYPE=Basic and REMOTE_USER. Its zero value asks for none.
+	Auth AuthConfig
+	// CGIExtensions (".cgi") make a file with one of these extensions, compared without
+	// regard to case, a CGI script wherever it is under the root, and never content.
+	CGIExtensions []string
+	// Indexes are the names a directory's front page may have, first found first; nil means
+	// index.html and index.htm. One with a CGI extension runs.
+	Indexes []string
 	// MaxBodyBytes bounds a request body sent to a script. Larger: 413.
 	MaxBodyBytes int64
 	// MaxScripts bounds the scripts running at once; 0 means 8 per CPU. A request that finds
@@ -86,6 +95,8 @@ func DefaultConfig() Config {
 	return Config{
 		Root:           ".",
 		CGIDirs:        DefaultCGIDirs,
+		Indexes:        []string{"index.html", "index.htm"},
+		Auth:           AuthConfig{Realm: "cgihttpd", MaxFailures: defaultAuthFailures},
 		ExecutorMode:   "auto",
 		Scripts:        executor.DefaultConfig(),
 		Timeout:        60 * time.Second,
@@ -131,6 +142,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CGIDirs == nil {
 		c.CGIDirs = d.CGIDirs
 	}
+	if c.Indexes == nil {
+		c.Indexes = d.Indexes
+	}
+	setDefault(&c.Auth.Realm, d.Auth.Realm)
+	setDefault(&c.Auth.MaxFailures, d.Auth.MaxFailures)
 	setDefault(&c.ExecutorMode, d.ExecutorMode)
 	setDefault(&c.Timeout, d.Timeout)
 	setDefault(&c.MaxBodyBytes, d.MaxBodyBytes)

@@ -25,6 +25,7 @@ type docRoot struct {
 	path     string   // absolute path of the root as configured
 	realPath string   // path with symlinks resolved at startup: for absolute symlinks only
 	cgiDirs  []string // cleaned URL paths of the CGI directories
+	cgiExts  []string // CGI extensions, lower case with their dot
 }
 
 // opened is a file or directory opened beneath the root, with its fstat.
@@ -41,8 +42,8 @@ func (o *opened) close() { _ = o.f.Close() }
 const maxAliasWalk = 10000
 
 var (
-	errCGIAlias     = errors.New("another name for a file in a CGI directory")
-	errAliasUnknown = errors.New("too many files in the CGI directories to rule out a hard link")
+	errCGIAlias     = errors.New("a CGI script, by this or another name")
+	errAliasUnknown = errors.New("too many files to rule out a hard link to a CGI script")
 )
 
 func openDocRoot(dir string, cgiDirs []string) (*docRoot, error) {
@@ -156,8 +157,8 @@ func (d *docRoot) locate(f *os.File, rel string) (string, error) {
 	return loc, err
 }
 
-// cgiDirLocation returns where the CGI directory rel really is; ok is false when it cannot be
-// opened beneath the root.
+// cgiDirLocation returns where the directory rel (a CGI or a protected directory) really
+// is; ok is false when it cannot be opened beneath the root.
 func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 	loc, found, err := d.fast.locate(rel)
 	if !errors.Is(err, errors.ErrUnsupported) {
@@ -175,16 +176,61 @@ func (d *docRoot) cgiDirLocation(rel string) (loc string, ok bool, err error) {
 	return loc, err == nil, err
 }
 
+// cgiReason returns why o is a CGI script, judged by where it really is: it is not a
+// directory and its real name has a CGI extension (why is "CGI extension", name the
+// extension), or a CGI directory holds it ("CGI directory" and its URL path); "" when
+// neither.
+func (d *docRoot) cgiReason(o *opened, first ...string) (why, name string, err error) {
+	loc, err := d.location(o)
+	if err != nil {
+		return "", "", fmt.Errorf("locate %s: %w", o.rel, err)
+	}
+	if ext := cgiExtOf(filepath.Base(loc), d.cgiExts); ext != "" && !o.info.IsDir() { // a directory is no script
+		return "CGI extension", ext, nil
+	}
+	dir, err := d.cgiDirAt(loc, first...)
+	if dir != "" {
+		return "CGI directory", dir, err
+	}
+	return "", "", err
+}
+
 // cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""
-// when none does. Where each CGI directory really is, is found afresh for every request (one
-// can be replaced or moved while the server runs), first for the CGI directories in first:
-// a script's own, whose answer ends the search. A CGI directory that cannot be opened beneath
-// the root (missing, or a symlink out of it) holds nothing that could be reached through it.
+// when none does.
 func (d *docRoot) cgiDirHolding(o *opened, first ...string) (string, error) {
 	loc, err := d.location(o)
 	if err != nil {
 		return "", fmt.Errorf("locate %s: %w", o.rel, err)
 	}
+	return d.cgiDirAt(loc, first...)
+}
+
+// inLocations reports whether the real location of o is one of the directories at the URL
+// paths dirs, or lies below one; a directory that cannot be opened beneath the root holds
+// nothing.
+func (d *docRoot) inLocations(o *opened, dirs []string) (bool, error) {
+	loc, err := d.location(o)
+	if err != nil {
+		return false, fmt.Errorf("locate %s: %w", o.rel, err)
+	}
+	for _, dir := range dirs {
+		dirLoc, ok, err := d.cgiDirLocation(relPath(dir))
+		if err != nil {
+			return false, fmt.Errorf("locate %s: %w", dir, err)
+		}
+		if ok && within(loc, dirLoc) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// cgiDirAt returns the CGI directory whose real location holds the real location loc, or "".
+// Where each CGI directory really is, is found afresh for every request (one can be replaced
+// or moved while the server runs), first for the CGI directories in first: a script's own,
+// whose answer ends the search. A CGI directory that cannot be opened beneath the root
+// (missing, or a symlink out of it) holds nothing that could be reached through it.
+func (d *docRoot) cgiDirAt(loc string, first ...string) (string, error) {
 	for _, dirs := range [][]string{first, d.cgiDirs} {
 		for _, dir := range dirs {
 			dirLoc, ok, err := d.cgiDirLocation(relPath(dir))
@@ -200,14 +246,15 @@ func (d *docRoot) cgiDirHolding(o *opened, first ...string) (string, error) {
 }
 
 // checkServable returns nil when o may be served as content or listed: its real location is
-// in no CGI directory, and (where fstat counts links) no other hard link to it is either.
+// in no CGI directory and has no CGI extension, and (where fstat counts links) no other hard
+// link to it is or has either.
 func (d *docRoot) checkServable(o *opened) error {
-	dir, err := d.cgiDirHolding(o)
+	why, name, err := d.cgiReason(o)
 	if err != nil {
 		return err
 	}
-	if dir != "" {
-		return fmt.Errorf("%w %s", errCGIAlias, dir)
+	if why != "" {
+		return fmt.Errorf("%w: %s %s", errCGIAlias, why, name)
 	}
 	if o.info.Mode().IsRegular() && linkCount(o.info) > 1 {
 		return d.checkHardLinks(o.info)
@@ -215,12 +262,13 @@ func (d *docRoot) checkServable(o *opened) error {
 	return nil
 }
 
-// checkHardLinks looks for info's file by identity below every CGI directory, reading them
-// beneath the root and never following a symlink (a link is another name, not the file).
+// checkHardLinks looks for info's file by identity below every CGI directory, and with CGI
+// extensions anywhere below the root, reading them beneath the root and never following a
+// symlink (a link is another name, not the file).
 func (d *docRoot) checkHardLinks(info fs.FileInfo) error {
 	budget := maxAliasWalk
-	var walk func(rel string) error
-	walk = func(rel string) error {
+	var walk func(rel string, byExt bool) error
+	walk = func(rel string, byExt bool) error {
 		dir, err := d.dir.Open(rel)
 		if err != nil {
 			return nil // gone, or not a directory: nothing below it to find
@@ -237,10 +285,10 @@ func (d *docRoot) checkHardLinks(info fs.FileInfo) error {
 			child := path.Join(rel, e.Name())
 			switch {
 			case e.IsDir():
-				if err := walk(child); err != nil {
+				if err := walk(child, byExt); err != nil {
 					return err
 				}
-			case e.Type().IsRegular():
+			case e.Type().IsRegular() && (!byExt || cgiExtOf(e.Name(), d.cgiExts) != ""):
 				// Lstat beneath the root: DirEntry.Info would stat by the full name.
 				if st, err := d.dir.Lstat(child); err == nil && os.SameFile(st, info) {
 					return fmt.Errorf("%w: hard link %s", errCGIAlias, child)
@@ -250,9 +298,12 @@ func (d *docRoot) checkHardLinks(info fs.FileInfo) error {
 		return nil
 	}
 	for _, dir := range d.cgiDirs {
-		if err := walk(relPath(dir)); err != nil {
+		if err := walk(relPath(dir), false); err != nil {
 			return err
 		}
+	}
+	if len(d.cgiExts) > 0 {
+		return walk(".", true)
 	}
 	return nil
 }

@@ -11,11 +11,13 @@ import (
 	"time"
 )
 
-// logResponseWriter remembers the status and the body size for the access log.
+// logResponseWriter remembers the status, the body size and the verified user for the
+// access log.
 type logResponseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	user   string
 }
 
 func (l *logResponseWriter) WriteHeader(code int) {
@@ -78,7 +80,7 @@ func noteRaw(w http.ResponseWriter, status int, n int64) {
 
 // logAccess writes one Common Log Format line. The CLF record is the message itself, so that
 // plain-text logs read like any web server's access log.
-func (s *Server) logAccess(r *http.Request, code int, bytes int64, id uint64, start time.Time, aborted bool) {
+func (s *Server) logAccess(r *http.Request, code int, bytes int64, user string, id uint64, start time.Time, aborted bool) {
 	if !s.access.IsInfo() {
 		return // the line is not built when nobody reads it
 	}
@@ -91,7 +93,15 @@ func (s *Server) logAccess(r *http.Request, code int, bytes int64, id uint64, st
 	if bytes > 0 {
 		size = strconv.FormatInt(bytes, 10)
 	}
-	line := host + " - - [" + start.Format("02/Jan/2006:15:04:05 -0700") + "] " +
+	authUser := "-"
+	if user != "" {
+		// A name with a space, quote or control character is quoted, so it stays one field.
+		authUser = user
+		if q := strconv.Quote(user); q != `"`+user+`"` || strings.Contains(user, " ") {
+			authUser = q
+		}
+	}
+	line := host + " - " + authUser + " [" + start.Format("02/Jan/2006:15:04:05 -0700") + "] " +
 		strconv.Quote(r.Method+" "+r.RequestURI+" "+r.Proto) + " " + status + " " + size
 	args := []any{"req_id", id, "duration_ms", time.Since(start).Milliseconds()}
 	if aborted {

@@ -51,6 +51,9 @@ type Server struct {
 	docs    *docRoot // the root, opened: every file access of a request goes through it
 	files   *fileCache
 	cgiDirs []string
+	cgiExts []string // lower case, each with its dot
+	indexes []string
+	auth    *authenticator    // nil: no credentials asked for
 	native  executor.Executor // nil where the platform has none
 	inproc  executor.Executor // nil in "native" mode
 	// ownsNative, ownsInproc: New made that executor, so Close closes it.
@@ -104,6 +107,12 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 		s.cgiDirs = append(s.cgiDirs, strings.TrimSuffix(clean, "/"))
 	}
+	if err := s.configureCGIExts(cfg.CGIExtensions, cfg.Indexes); err != nil {
+		return nil, err
+	}
+	if s.auth, err = newAuthenticator(cfg.Auth, logger.Named("auth")); err != nil {
+		return nil, err
+	}
 	for _, name := range cfg.PassEnv {
 		if v, ok := os.LookupEnv(name); ok {
 			s.extraEnv[name] = v
@@ -138,11 +147,13 @@ func New(cfg Config, logger hclog.Logger) (*Server, error) {
 		}
 	}
 	s.warnIfUnreachable()
+	s.warnIfAuthFileServed()
 	// Last: nothing above may fail with it open.
 	if s.docs, err = openDocRoot(root, s.cgiDirs); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
+	s.docs.cgiExts = s.cgiExts
 	return s, nil
 }
 
@@ -227,7 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p != nil && p != http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value
 			s.logger.Error("handler panic", "req_id", id, "panic", fmt.Sprint(p))
 		}
-		s.logAccess(r, lw.status, lw.bytes, id, start, p != nil)
+		s.logAccess(r, lw.status, lw.bytes, lw.user, id, start, p != nil)
 		if p != nil {
 			panic(p)
 		}
@@ -252,11 +263,19 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, id uint64, hop
 		refuse(reason)
 		return
 	}
-	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
-		s.serveCGI(w, r, clean, dir, id, hops)
+	user, ok := s.authorize(w, r, clean, id)
+	if !ok {
 		return
 	}
-	s.serveStatic(w, r, clean, id)
+	if dir := cgiPrefix(clean, s.cgiDirs); dir != "" {
+		s.serveCGI(w, r, s.docs.findScript(clean, dir), dir, user, id, hops)
+		return
+	}
+	if t, ok := s.extScript(clean); ok {
+		s.serveCGI(w, r, t, "", user, id, hops)
+		return
+	}
+	s.serveStatic(w, r, clean, user, id)
 }
 
 // writeError sends a small HTML error page, like Python's send_error.

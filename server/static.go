@@ -17,8 +17,9 @@ import (
 // serveStatic serves the file or directory at the collapsed path clean the way Python's
 // SimpleHTTPRequestHandler does, with http.ServeContent for conditional requests, Range and
 // HEAD. It is opened once beneath the root, and that descriptor is what is checked (no CGI
-// directory holds it, by any name) and then served or listed.
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean string, id uint64) {
+// directory holds it, by any name; credentials if it really lies in a protected directory)
+// and then served or listed; user is the one authorize verified, if any.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean, user string, id uint64) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
@@ -35,6 +36,9 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean strin
 		return
 	}
 	defer o.close()
+	if _, ok := s.authorizeOpened(w, r, o, user, id); !ok {
+		return
+	}
 	if o.info.IsDir() {
 		if !strings.HasSuffix(clean, "/") {
 			target := (&url.URL{Path: clean + "/", RawQuery: r.URL.RawQuery}).String()
@@ -42,10 +46,17 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, clean strin
 			writeError(w, http.StatusMovedPermanently, "Moved to "+target)
 			return
 		}
-		for _, index := range []string{"index.html", "index.htm"} {
+		for _, index := range s.indexes {
+			if cgiExtOf(index, s.cgiExts) != "" {
+				continue // a script, which extScript runs; never served as content
+			}
 			idx, ok := s.openServable(path.Join(o.rel, index), id)
 			if !ok {
 				continue
+			}
+			if _, ok := s.authorizeOpened(w, r, idx, user, id); !ok {
+				idx.close()
+				return
 			}
 			if idx.info.Mode().IsRegular() {
 				s.serveFile(w, r, idx)

@@ -105,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			served[i] = wrap(served[i])
 		}
 	}
+	for _, ln := range lns {
+		srv.WarnIfCleartextAuth(ln.Addr(), scheme == "https")
+	}
 	if o.StatusAddr != "" {
 		stop, err := serveStatus(o.StatusAddr, srv, statusTimeoutsOf(o), logger)
 		if err != nil {

@@ -58,6 +58,11 @@ func TestBadCommandLinesExit2WithOneLine(t *testing.T) {
 		{"--directory", filepath.Join(dir, "missing")},
 		{"--directory", filepath.Join(dir, "file")},
 		{"--cgi-dir", "relative", "-d", dir},
+		{"--auth-path", "/private", "-d", dir},
+		{"--auth-file", filepath.Join(dir, "missing"), "-d", dir},
+		{"--auth-file", filepath.Join(dir, "file"), "--auth-path", "relative", "-d", dir},
+		{"--cgi-ext", "cgi", "-d", dir},
+		{"--index", "a/index.cgi", "-d", dir},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -76,6 +76,7 @@ func Command(o *Options) *cobra.Command {
 	defineServing(fs, o)
 	defineTLS(fs, o)
 	defineScripts(fs, o)
+	defineAuthAndExtensions(fs, o)
 	defineLimits(fs, o)
 	defineProcessLimits(fs, o)
 	defineOutput(fs, o)
@@ -121,6 +122,16 @@ func defineScripts(fs *pflag.FlagSet, o *Options) {
 	fs.BoolVar(&o.Server.PassAuth, "pass-auth", o.Server.PassAuth, "pass the Authorization header to scripts as HTTP_AUTHORIZATION")
 	fs.StringVar(&o.Server.ExecutorMode, "executor", o.Server.ExecutorMode, "`MODE`: auto (.go scripts in-process, the rest as processes), native or inproc")
 	fs.BoolVar(&o.Server.InProcessGoroutines, "inproc-allow-goroutines", o.Server.InProcessGoroutines, "let in-process scripts start goroutines (a panic in one ends their worker process, which is replaced)")
+}
+
+func defineAuthAndExtensions(fs *pflag.FlagSet, o *Options) {
+	a := &o.Server.Auth
+	fs.StringVar(&a.File, "auth-file", a.File, "ask for HTTP Basic credentials checked against this htpasswd `FILE` (bcrypt, APR1-MD5, SHA-crypt; re-read when it changes); scripts see REMOTE_USER")
+	fs.StringArrayVar(&a.Paths, "auth-path", a.Paths, "URL `PREFIX` that needs credentials; repeatable (default: every path)")
+	fs.StringVar(&a.Realm, "auth-realm", a.Realm, "`REALM` named in the credentials prompt")
+	fs.IntVar(&a.MaxFailures, "auth-max-failures", a.MaxFailures, "wrong logins a client may send a minute, then 429; negative for no limit")
+	fs.StringArrayVar(&o.Server.CGIExtensions, "cgi-ext", o.Server.CGIExtensions, "files ending in `.EXT` (any case) are CGI scripts wherever they are, never content; repeatable")
+	fs.StringArrayVar(&o.Server.Indexes, "index", o.Server.Indexes, "a directory's front page `NAME`, first found wins; one with a --cgi-ext extension runs; repeatable")
 }
 
 func defineLimits(fs *pflag.FlagSet, o *Options) {

@@ -54,6 +54,11 @@ func TestParse(t *testing.T) {
 			return reflect.DeepEqual(o.Server.Scripts.Interpreters, map[string]string{".py": "python3 -u", ".pl": `"C:\Perl 5\perl.exe"`, ".x": "a=b"})
 		}},
 		{[]string{"-h", "notaport"}, func(o *Options) bool { return o.Help }},
+		{[]string{"--auth-file", "pw", "--auth-path", "/a", "--auth-path", "/b", "--auth-realm", "R", "--auth-max-failures", "-1",
+			"--cgi-ext", ".cgi", "--cgi-ext", ".pl", "--index", "index.cgi"}, func(o *Options) bool {
+			return reflect.DeepEqual(o.Server.Auth, server.AuthConfig{File: "pw", Paths: []string{"/a", "/b"}, Realm: "R", MaxFailures: -1}) &&
+				reflect.DeepEqual(o.Server.CGIExtensions, []string{".cgi", ".pl"}) && reflect.DeepEqual(o.Server.Indexes, []string{"index.cgi"})
+		}},
 	}
 	for _, c := range cases {
 		o, err := Parse(c.args)
@@ -92,6 +97,7 @@ func TestParseRefuses(t *testing.T) {
 		{[]string{"--interpreter", ".py"}, "--interpreter"},
 		{[]string{"--interpreter", ".py=  "}, "--interpreter"},
 		{[]string{"--interpreter", ".=python"}, "--interpreter"},
+		{[]string{"--auth-max-failures", "many"}, "--auth-max-failures"},
 		// Python's shape: -bind is -b ind, and then 0.0.0.0 is no port.
 		{[]string{"-bind", "0.0.0.0"}, `invalid port "0.0.0.0"`},
 	} {
@@ -152,8 +158,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 }
 
-// TestCompletions: the shells' completion scripts ask the program itself ("__complete");
-// it answers with the flags.
+// TestCompletions: the shells' completion scripts ask the program itself ("__complete"),
+// which answers with the flags; the man page lists every flag.
 func TestCompletions(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := Complete([]string{"__complete", "--max-"}, &stdout, &stderr); code != 0 {
@@ -174,7 +180,14 @@ func TestCompletions(t *testing.T) {
 			t.Errorf("%s: %v, %d bytes", name, err, len(b))
 		}
 	}
-	if man, _ := os.ReadFile(filepath.Join(dir, "cgihttpd.1")); !bytes.Contains(man, []byte("--max-body")) {
-		t.Error("the man page does not list --max-body")
+	man, _ := os.ReadFile(filepath.Join(dir, "cgihttpd.1"))
+	bash, _ := os.ReadFile(filepath.Join(dir, "completions", "cgihttpd.bash"))
+	Command(Defaults()).Flags().VisitAll(func(f *pflag.Flag) {
+		if !bytes.Contains(man, []byte("--"+f.Name)) {
+			t.Errorf("the man page does not list --%s", f.Name)
+		}
+	})
+	if !bytes.Contains(bash, []byte("__complete")) {
+		t.Error("the bash completion does not ask cgihttpd __complete")
 	}
 }
