@@ -41,6 +41,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// First, so that nothing (not server.New reading --pass-env) sees the LISTEN_* variables.
+	passed := passedSockets()
+	defer closeFiles(passed)
 	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
 		return cli.Complete(args, stdout, stderr) // the shell completions ask us
 	}
@@ -74,19 +77,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = srv.Close() }()
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.Bind, strconv.Itoa(o.Port)))
+	lns, err := listeners(passed, o.Bind, o.Port, logger)
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 		return 1
 	}
-	handler, scheme, served := http.Handler(srv), "http", server.TuneListener(ln)
+	defer closeListeners(lns) // on the error paths; serve closes them too
+	handler, scheme, served := http.Handler(srv), "http", make([]net.Listener, len(lns))
+	for i, ln := range lns {
+		served[i] = server.TuneListener(ln)
+	}
 	if o.TLS.Protocol == "HTTP/1.0" {
 		handler = server.HTTP10(srv)
 	}
 	if o.TLS.Options(o.Bind).Enabled() {
-		wrap, stopTLS, err := startTLS(o.TLS, o.Bind, ln.Addr().(*net.TCPAddr).Port, logger, stdout)
+		wrap, stopTLS, err := startTLS(o.TLS, o.Bind, httpsPort(lns, o.Port), logger, stdout)
 		if err != nil {
-			_ = ln.Close()
 			_, _ = fmt.Fprintf(stderr, "cgihttpd: %v\n", err)
 			if errors.As(err, new(tlsConfigError)) {
 				return 2
@@ -94,13 +100,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer stopTLS()
-		scheme, served = "https", wrap(served)
+		scheme = "https"
+		for i := range served {
+			served[i] = wrap(served[i])
+		}
 	}
-	srv.WarnIfCleartextAuth(ln.Addr(), scheme == "https")
+	for _, ln := range lns {
+		srv.WarnIfCleartextAuth(ln.Addr(), scheme == "https")
+	}
 	if o.StatusAddr != "" {
 		stop, err := serveStatus(o.StatusAddr, srv, statusTimeoutsOf(o), logger)
 		if err != nil {
-			_ = ln.Close()
 			_, _ = fmt.Fprintf(stderr, "cgihttpd: status listener: %v\n", err)
 			return 1
 		}
@@ -109,9 +119,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return serve(served, scheme, handler, o, logger, stdout)
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then shuts down gracefully: running
-// scripts get grace, and then their trees are killed through the base context.
-func serve(ln net.Listener, scheme string, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
+// serve runs one HTTP server on every listener in lns until SIGINT or SIGTERM, then shuts
+// down gracefully: running scripts get grace, and then their trees are killed through the
+// base context. A listener that fails stops the whole server.
+func serve(lns []net.Listener, scheme string, handler http.Handler, o *cli.Options, logger hclog.Logger, stdout io.Writer) int {
 	grace := o.ShutdownGrace
 	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
@@ -131,15 +142,27 @@ func serve(ln net.Listener, scheme string, handler http.Handler, o *cli.Options,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	url := scheme + "://" + displayAddr(ln.Addr()) + "/"
-	_, _ = fmt.Fprintf(stdout, "Serving %s on %s (%s) ...\n", strings.ToUpper(scheme), ln.Addr(), url)
-	logger.Info("listening", "url", url)
-
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		if _, ok := ln.Addr().(*net.TCPAddr); ok {
+			url := scheme + "://" + displayAddr(ln.Addr()) + "/"
+			_, _ = fmt.Fprintf(stdout, "Serving %s on %s (%s) ...\n", strings.ToUpper(scheme), ln.Addr(), url)
+			logger.Info("listening", "url", url)
+		} else { // a Unix socket a service manager passed
+			_, _ = fmt.Fprintf(stdout, "Serving %s on %s socket %s ...\n", strings.ToUpper(scheme), ln.Addr().Network(), ln.Addr())
+			logger.Info("listening", "scheme", scheme, "network", ln.Addr().Network(), "addr", ln.Addr().String())
+		}
+		go func() { served <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-served:
 		logger.Error("server stopped", "error", err)
+		_ = hs.Close() // the other listeners, so that no Serve outlives us
+		for range len(lns) - 1 {
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+				logger.Warn("server stopped", "error", err)
+			}
+		}
 		return 1
 	case <-sigCtx.Done():
 	}
@@ -161,8 +184,10 @@ func serve(ln net.Listener, scheme string, handler http.Handler, o *cli.Options,
 		}
 		_ = hs.Close()
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("server stopped", "error", err)
+	for range lns {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("server stopped", "error", err)
+		}
 	}
 	return 0
 }
