@@ -105,7 +105,7 @@ func TestLoadBadFiles(t *testing.T) {
 		f    Files
 		want string
 	}{
-		{"missing certificate", Files{CertFile: filepath.Join(dir, "nope"), KeyFile: key}, "no such file"},
+		{"missing certificate", Files{CertFile: filepath.Join(dir, "nope"), KeyFile: key}, "nope"},
 		{"certificate not PEM", Files{CertFile: garbage, KeyFile: key}, ErrNoCertificate.Error()},
 		{"key not PEM", Files{CertFile: cert, KeyFile: garbage}, ErrNoKey.Error()},
 		{"no key in the certificate file", Files{CertFile: cert}, ErrNoKey.Error()},
