@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
 )
 
@@ -51,33 +48,4 @@ func ReplaceTable(readme []byte) ([]byte, error) {
 		return nil, errors.New("README has no flag table markers")
 	}
 	return bytes.Join([][]byte{before, []byte(TableStart + "\n"), []byte(MarkdownTable()), []byte(TableEnd), after}, nil), nil
-}
-
-// WriteDocs writes the man page dir/cgihttpd.1 and the completions
-// dir/completions/cgihttpd.{bash,zsh,fish}; version goes into the man page's footer.
-func WriteDocs(dir, version string) error {
-	cmd := Command(Defaults())
-	if err := os.MkdirAll(filepath.Join(dir, "completions"), 0o755); err != nil {
-		return fmt.Errorf("docs: %w", err)
-	}
-	var man bytes.Buffer
-	header := &doc.GenManHeader{Title: "CGIHTTPD", Section: "1", Source: "cgihttpd " + version, Manual: "User Commands"}
-	if err := doc.GenMan(cmd, header, &man); err != nil {
-		return fmt.Errorf("man page: %w", err)
-	}
-	var bash, zsh, fish bytes.Buffer
-	if err := errors.Join(cmd.GenBashCompletionV2(&bash, true), cmd.GenZshCompletion(&zsh), cmd.GenFishCompletion(&fish, true)); err != nil {
-		return fmt.Errorf("completions: %w", err)
-	}
-	for name, b := range map[string][]byte{
-		"cgihttpd.1":                man.Bytes(),
-		"completions/cgihttpd.bash": bash.Bytes(),
-		"completions/cgihttpd.zsh":  zsh.Bytes(),
-		"completions/cgihttpd.fish": fish.Bytes(),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return fmt.Errorf("docs: %w", err)
-		}
-	}
-	return nil
 }

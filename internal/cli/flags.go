@@ -1,6 +1,6 @@
 // Package cli is cgihttpd's command line: every flag is defined once here, with its help
 // text and its default, and --help, the man page, the shell completions and the README's
-// flag table are all made from these definitions (see Usage, WriteDocs, MarkdownTable).
+// flag table are all made from these definitions (see Usage and MarkdownTable here, and tools/gendoc).
 // The shape is Python's `python -m http.server --cgi`: an optional port anywhere among the
 // flags, -b, -d and GNU-style long flags.
 package cli

@@ -5,11 +5,15 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/cgihttpd/cgihttpd/internal/cli"
+	"github.com/spf13/cobra/doc"
 )
 
 func main() {
@@ -36,5 +40,34 @@ func run(readme, version string, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: gendoc DIR | gendoc -readme README.md")
 	}
-	return cli.WriteDocs(args[0], version)
+	return writeDocs(args[0], version)
+}
+
+// writeDocs writes the man page dir/cgihttpd.1 and the completions
+// dir/completions/cgihttpd.{bash,zsh,fish}; version goes into the man page's footer.
+func writeDocs(dir, version string) error {
+	cmd := cli.Command(cli.Defaults())
+	if err := os.MkdirAll(filepath.Join(dir, "completions"), 0o755); err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	var man bytes.Buffer
+	header := &doc.GenManHeader{Title: "CGIHTTPD", Section: "1", Source: "cgihttpd " + version, Manual: "User Commands"}
+	if err := doc.GenMan(cmd, header, &man); err != nil {
+		return fmt.Errorf("man page: %w", err)
+	}
+	var bash, zsh, fish bytes.Buffer
+	if err := errors.Join(cmd.GenBashCompletionV2(&bash, true), cmd.GenZshCompletion(&zsh), cmd.GenFishCompletion(&fish, true)); err != nil {
+		return fmt.Errorf("completions: %w", err)
+	}
+	for name, b := range map[string][]byte{
+		"cgihttpd.1":                man.Bytes(),
+		"completions/cgihttpd.bash": bash.Bytes(),
+		"completions/cgihttpd.zsh":  zsh.Bytes(),
+		"completions/cgihttpd.fish": fish.Bytes(),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("docs: %w", err)
+		}
+	}
+	return nil
 }
