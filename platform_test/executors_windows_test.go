@@ -229,7 +229,7 @@ func TestWindowsPathRules(t *testing.T) {
 
 	// 8.3 short names, as the volume makes them (Windows: LONG-N~1, Wine: a hash).
 	t.Run("short name of a CGI directory", func(t *testing.T) {
-		short := shortName(t, long)
+		short := testutil.ShortName(t, long)
 		if strings.EqualFold(short, "long-named-scripts") {
 			t.Skip("this volume makes no 8.3 short names")
 		}
@@ -262,19 +262,4 @@ func expectRefused(t *testing.T, env *suiteEnv, path string, byRule bool) {
 	if byRule && !waitFor(func() bool { return strings.Contains(env.logs.String()[before:], "path refused") }) {
 		t.Errorf("GET %s: not refused by the path rules; log:\n%s", path, env.logs.String()[before:])
 	}
-}
-
-// shortName returns the 8.3 short name of path's last element.
-func shortName(t *testing.T, path string) string {
-	t.Helper()
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]uint16, windows.MAX_LONG_PATH)
-	n, err := windows.GetShortPathName(p, &buf[0], uint32(len(buf)))
-	if err != nil {
-		t.Fatalf("GetShortPathName %s: %v", path, err)
-	}
-	return filepath.Base(windows.UTF16ToString(buf[:n]))
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/windows"
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
 // TestCGIExtShortNames: an 8.3 short name of a .cgi file is that file: it runs, and is never
@@ -17,8 +17,8 @@ import (
 func TestCGIExtShortNames(t *testing.T) {
 	root := t.TempDir()
 	writeSite(t, root, map[string]string{"app/longer-tool-name.cgi": "SECRET-SOURCE", "app/other.cgix": "NOT-A-SCRIPT"})
-	long := short83(t, filepath.Join(root, "app", "longer-tool-name.cgi"))
-	other := short83(t, filepath.Join(root, "app", "other.cgix"))
+	long := testutil.ShortName(t, filepath.Join(root, "app", "longer-tool-name.cgi"))
+	other := testutil.ShortName(t, filepath.Join(root, "app", "other.cgix"))
 	if long == "longer-tool-name.cgi" || other == "other.cgix" {
 		t.Skip("the file system makes no 8.3 names here")
 	}
@@ -33,19 +33,4 @@ func TestCGIExtShortNames(t *testing.T) {
 	if runs := exec.ran(); len(runs) != 1 {
 		t.Errorf("ran %q, want the .cgi file once", runs)
 	}
-}
-
-// short83 returns the 8.3 short name of path's last element.
-func short83(t *testing.T, path string) string {
-	t.Helper()
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]uint16, windows.MAX_LONG_PATH)
-	n, err := windows.GetShortPathName(p, &buf[0], uint32(len(buf)))
-	if err != nil {
-		t.Fatalf("GetShortPathName %s: %v", path, err)
-	}
-	return filepath.Base(windows.UTF16ToString(buf[:n]))
 }
