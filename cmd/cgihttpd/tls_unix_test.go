@@ -61,6 +61,13 @@ func newPEMPair(t *testing.T, cn string) pemPair {
 // log and the process, which is killed at the end of the test if still running.
 func startMain(t *testing.T, args ...string) (string, *testutil.SyncBuffer, *exec.Cmd) {
 	t.Helper()
+	base, _, logs, cmd := startMainLines(t, args...)
+	return base, logs, cmd
+}
+
+// startMainLines is startMain that also returns the lines printed before "Serving …".
+func startMainLines(t *testing.T, args ...string) (string, []string, *testutil.SyncBuffer, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainVar+"=1")
 	stdout, err := cmd.StdoutPipe()
@@ -79,6 +86,7 @@ func startMain(t *testing.T, args ...string) (string, *testutil.SyncBuffer, *exe
 		}
 	})
 	out := bufio.NewReader(stdout)
+	var before []string
 	for {
 		line, err := out.ReadString('\n')
 		if err != nil {
@@ -86,8 +94,9 @@ func startMain(t *testing.T, args ...string) (string, *testutil.SyncBuffer, *exe
 		}
 		if base := regexp.MustCompile(`https?://127\.0\.0\.1:\d+`).FindString(line); base != "" && strings.HasPrefix(line, "Serving") {
 			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return base, logs, cmd
+			return base, before, logs, cmd
 		}
+		before = append(before, line)
 	}
 }
 
@@ -261,30 +270,11 @@ func TestProtocolHTTP10(t *testing.T) {
 // TestSelfSigned: --tls-self-signed prints the fingerprint of the certificate it serves.
 func TestSelfSigned(t *testing.T) {
 	testutil.CheckLeaks(t)
-	cmd := exec.Command(os.Args[0], "-d", tlsSite(t), "--tls-self-signed", "0")
-	cmd.Env = append(os.Environ(), runMainVar+"=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testutil.SyncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	out := bufio.NewReader(stdout)
-	fpLine, _ := out.ReadString('\n')
-	serving, _ := out.ReadString('\n')
-	fp := regexp.MustCompile(`([0-9A-F]{2}:){31}[0-9A-F]{2}`).FindString(fpLine)
-	addr := regexp.MustCompile(`127\.0\.0\.1:\d+`).FindString(serving)
-	if fp == "" || addr == "" || !strings.Contains(serving, "https://") {
-		t.Fatalf("startup lines %q %q; log:\n%s", fpLine, serving, logs.String())
+	base, before, logs, cmd := startMainLines(t, "-d", tlsSite(t), "--tls-self-signed", "0")
+	fp := regexp.MustCompile(`([0-9A-F]{2}:){31}[0-9A-F]{2}`).FindString(strings.Join(before, ""))
+	addr := strings.TrimPrefix(base, "https://")
+	if fp == "" || !strings.HasPrefix(base, "https://") {
+		t.Fatalf("startup lines %q, serving %s; log:\n%s", before, base, logs.String())
 	}
 	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // checked by fingerprint below
 	if err != nil {
@@ -295,7 +285,6 @@ func TestSelfSigned(t *testing.T) {
 	if got := fingerprintOf(der); got != fp {
 		t.Errorf("served %s, printed %s", got, fp)
 	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
 	stopMain(t, cmd, logs)
 }
 
