@@ -21,6 +21,7 @@ import (
 func (s *Server) serveCGI(w http.ResponseWriter, r *http.Request, t scriptTarget, cgiDir, user string, id uint64, hops int) {
 	log := reqLog{base: s.logger, fields: []any{"req_id", id}}
 	if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		t.release()
 		writeError(w, http.StatusNotImplemented, fmt.Sprintf("Unsupported method (%s)", r.Method))
 		return
 	}
@@ -227,9 +228,11 @@ func (s *Server) resolveScript(t scriptTarget, cgiDir string) (*opened, error) {
 	if !t.info.Mode().IsRegular() {
 		return nil, errNotPlainFile
 	}
-	o, err := s.docs.open(t.rel)
-	if err != nil {
-		return nil, err
+	o, err := t.opened, error(nil)
+	if o == nil {
+		if o, err = s.docs.open(t.rel); err != nil {
+			return nil, err
+		}
 	}
 	if !o.info.Mode().IsRegular() {
 		o.close()

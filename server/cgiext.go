@@ -76,7 +76,11 @@ func (s *Server) extScript(clean string) (scriptTarget, bool) {
 	case t.info == nil:
 		return t, false
 	case !t.info.IsDir():
-		return t, cgiExtOf(baseName(t.scriptName), s.cgiExts) != ""
+		if cgiExtOf(baseName(t.scriptName), s.cgiExts) == "" {
+			t.release() // served as a static file, which opens it again
+			return scriptTarget{}, false
+		}
+		return t, true
 	case !strings.HasSuffix(clean, "/"):
 		return t, false // the static side redirects to the final slash
 	}

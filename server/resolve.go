@@ -94,6 +94,16 @@ type scriptTarget struct {
 	rel        string      // the script's path below the root
 	file       string      // its file-system path: SCRIPT_FILENAME, never opened by name
 	info       fs.FileInfo // stat of rel; nil when it does not exist
+	// opened is the script, when findScript found it by opening it: resolveScript takes it,
+	// and whoever drops the target unused closes it (release).
+	opened *opened
+}
+
+// release closes the script findScript opened, for a target that will not be resolved.
+func (t scriptTarget) release() {
+	if t.opened != nil {
+		t.opened.close()
+	}
 }
 
 // findScript walks from the CGI directory down while the next segment names a directory
@@ -101,8 +111,21 @@ type scriptTarget struct {
 // PATH_INFO. When every segment is a directory, the target is the last directory itself.
 // The walk only splits the URL: the script is then opened once, and that file is what is
 // checked and run (resolveScript).
+//
+// The usual URL names the script itself: that is tried first by opening the whole path,
+// which when it is a plain file ends the walk (every segment before it was a directory) and
+// is the file resolveScript checks.
 func (d *docRoot) findScript(clean, cgiDir string) scriptTarget {
 	rest := strings.TrimPrefix(clean, cgiDir)
+	if rest != "" && !strings.HasSuffix(rest, "/") {
+		rel := relPath(clean)
+		if o, err := d.open(rel); err == nil {
+			if o.info.Mode().IsRegular() {
+				return scriptTarget{scriptName: clean, rel: rel, file: d.fsPath(rel), info: o.info, opened: o}
+			}
+			o.close()
+		}
+	}
 	t := scriptTarget{scriptName: cgiDir, rel: relPath(cgiDir)}
 	t.info, _ = d.stat(t.rel)
 	if t.info != nil && !t.info.IsDir() {
