@@ -106,6 +106,21 @@ func (rr *recordReader) readInto(buf []byte) (record, error) {
 	return record{typ: h[1], id: binary.BigEndian.Uint16(h[2:4]), content: buf[:binary.BigEndian.Uint16(h[4:6])]}, nil
 }
 
+// nextIsEndOfStdin reports whether the next record, already read from the stream, is the
+// end of request id's STDIN, and if so consumes it; it never waits for the stream.
+func (rr *recordReader) nextIsEndOfStdin(id uint16) bool {
+	if rr.r.Buffered() < fcgiHeaderLen {
+		return false
+	}
+	h, err := rr.r.Peek(fcgiHeaderLen)
+	if err != nil || h[0] != fcgiVersion || h[1] != fcgiStdin || binary.BigEndian.Uint16(h[2:4]) != id ||
+		h[4] != 0 || h[5] != 0 || h[6] != 0 {
+		return false
+	}
+	_, _ = rr.r.Discard(fcgiHeaderLen)
+	return true
+}
+
 // recordWriter writes whole records to a stream shared by many goroutines.
 type recordWriter struct {
 	mu  sync.Mutex

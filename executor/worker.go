@@ -343,6 +343,11 @@ func endError(path string, ev *workerEvent) error {
 // for stdinGrace, then a blocked read is abandoned by closing inv.Stdin.
 func finishWorkerStdin(req *workerReq, inv *Invocation, done <-chan struct{}) {
 	close(req.finished)
+	select {
+	case <-done: // no body, or all of it sent: the usual case needs no timer
+		return
+	default:
+	}
 	t := time.NewTimer(stdinGrace)
 	defer t.Stop()
 	select {

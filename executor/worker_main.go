@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -54,17 +56,10 @@ func runWorker(args []string) int {
 // serveChannel runs the requests that arrive on ch until it ends, then cancels those still
 // running and waits for them.
 func serveChannel(ch io.ReadWriter, e Executor) {
-	w := &workerServer{e: e, out: newRecordWriter(ch), runs: make(map[uint16]*workerRun)}
-	rr := newRecordReader(ch)
-	for {
-		rec, err := rr.next()
-		if err != nil {
-			break
-		}
-		if !w.handle(rec) {
-			break
-		}
-	}
+	w := &workerServer{e: e, out: newRecordWriter(ch), rr: newRecordReader(ch),
+		runs: make(map[uint16]*workerRun), channelEnded: make(chan struct{})}
+	w.read()
+	<-w.channelEnded // the reader may have moved to another goroutine
 	w.mu.Lock()
 	for _, r := range w.runs {
 		r.cancel()
@@ -77,10 +72,74 @@ func serveChannel(ch io.ReadWriter, e Executor) {
 type workerServer struct {
 	e   Executor
 	out *recordWriter
+	rr  *recordReader // read by one goroutine at a time: the reader
 	wg  sync.WaitGroup
+	// channelEnded is closed by the reader that finds the channel at its end.
+	channelEnded chan struct{}
 
 	mu   sync.Mutex
 	runs map[uint16]*workerRun
+}
+
+// inlineFor is how long the reader may run a request itself (see read) before another
+// goroutine takes over reading the channel.
+const inlineFor = time.Millisecond
+
+// read is the reader: it acts on the server's records until the channel ends, or until it
+// has handed reading over to another goroutine.
+//
+// A request whose records have all arrived (no body, or all of it) is run by the reader
+// itself: starting a goroutine for it costs a scheduler wakeup, which is much of a small
+// script's whole cost. While it runs, nobody reads the channel, so another goroutine takes
+// over reading after inlineFor, or at once when the run waits for output credit. Those are
+// the only records such a run can wait for; an abort waits at most inlineFor.
+func (w *workerServer) read() {
+	for {
+		rec, err := w.rr.next()
+		if err != nil {
+			close(w.channelEnded)
+			return
+		}
+		r, ok := w.handle(rec)
+		if !ok {
+			close(w.channelEnded)
+			return
+		}
+		if r == nil {
+			continue
+		}
+		if w.rr.nextIsEndOfStdin(r.id) {
+			r.stdin.push(nil)
+		}
+		w.wg.Add(1)
+		if !r.stdin.complete() {
+			go w.run(r)
+			continue
+		}
+		if !w.runInline(r) {
+			return
+		}
+	}
+}
+
+// runInline runs r on the reader's goroutine and reports whether this goroutine is still
+// the reader afterwards.
+func (w *workerServer) runInline(r *workerRun) bool {
+	var decided atomic.Bool // set by whichever comes first: the run's end, or a hand-over
+	handOver := func() {
+		if decided.CompareAndSwap(false, true) {
+			w.read()
+		}
+	}
+	t := time.AfterFunc(inlineFor, handOver)
+	r.credit.onWait = func() {
+		if decided.CompareAndSwap(false, true) {
+			go w.read()
+		}
+	}
+	w.run(r)
+	t.Stop()
+	return decided.CompareAndSwap(false, true)
 }
 
 // workerRun is one request in the worker.
@@ -94,62 +153,63 @@ type workerRun struct {
 	credit  *outputCredit
 }
 
-// handle acts on one record from the server; false ends the channel (the server never
-// breaks the protocol, so a record that does is the end of trust in the stream).
-func (w *workerServer) handle(rec record) bool {
+// handle acts on one record from the server and returns the run that it made ready to
+// start, if any; false ends the channel (the server never breaks the protocol, so a record
+// that does is the end of trust in the stream).
+func (w *workerServer) handle(rec record) (*workerRun, bool) {
 	w.mu.Lock()
 	r := w.runs[rec.id]
 	w.mu.Unlock()
 	if rec.typ == fcgiBeginRequest {
 		if r != nil {
-			return false
+			return nil, false
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		r = &workerRun{id: rec.id, ctx: ctx, cancel: cancel, stdin: newInputBuffer(), credit: newOutputCredit(ctx)}
 		w.mu.Lock()
 		w.runs[rec.id] = r
 		w.mu.Unlock()
-		return true
+		return nil, true
 	}
 	if r == nil {
 		// A request that ended here while the server still sent to it (its body, an
 		// abort, credit): nothing to do.
-		return true
+		return nil, true
 	}
 	switch rec.typ {
 	case fcgiParams:
 		if r.started {
-			return false
+			return nil, false
 		}
 		if len(rec.content) > 0 {
 			r.params = append(r.params, rec.content...)
-			return true
+			return nil, true
 		}
 		r.started = true
-		w.wg.Add(1)
-		go w.run(r)
+		return r, true
 	case fcgiStdin:
 		r.stdin.push(rec.content)
 	case fcgiAbortRequest:
 		r.cancel()
 	case fcgiWindow:
 		if len(rec.content) != 4 {
-			return false
+			return nil, false
 		}
 		r.credit.add(int(binary.BigEndian.Uint32(rec.content)))
 	default:
-		return false
+		return nil, false
 	}
-	return true
+	return nil, true
 }
 
-// run runs one request and sends its END_REQUEST.
+// run runs one request and sends its END_REQUEST; the caller has counted it in w.wg.
 func (w *workerServer) run(r *workerRun) {
 	defer w.wg.Done()
 	defer func() {
 		w.mu.Lock()
 		delete(w.runs, r.id)
 		w.mu.Unlock()
+		r.credit.release()
 		r.cancel()
 		_ = r.stdin.Close()
 	}()
@@ -233,6 +293,13 @@ func (b *inputBuffer) push(p []byte) {
 		b.chunks = append(b.chunks, append([]byte(nil), p...))
 	}
 	b.cond.Broadcast()
+}
+
+// complete reports whether the whole body has arrived: reading it never waits.
+func (b *inputBuffer) complete() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof
 }
 
 func (b *inputBuffer) Read(p []byte) (int, error) {

@@ -110,22 +110,29 @@ func (o *runOutput) finish(end []byte) error {
 
 // outputCredit counts the bytes a run may still send before the server consumes some.
 type outputCredit struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	avail int
-	ctx   context.Context
+	mu     sync.Mutex
+	cond   *sync.Cond
+	avail  int
+	ctx    context.Context
+	unwake func() bool // stops the wakeup on the context's end
+	// onWait, when set, is called before take waits: credit only comes over the channel.
+	onWait func()
 }
 
 func newOutputCredit(ctx context.Context) *outputCredit {
 	c := &outputCredit{avail: outputWindow, ctx: ctx}
 	c.cond = sync.NewCond(&c.mu)
-	context.AfterFunc(ctx, func() {
+	c.unwake = context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	})
 	return c
 }
+
+// release is called when the run has ended, before its context is cancelled: nothing waits
+// any more, and a wakeup would cost a goroutine.
+func (c *outputCredit) release() { c.unwake() }
 
 // take waits until n bytes may be sent, or the run is cancelled.
 func (c *outputCredit) take(n int) error {
@@ -134,6 +141,9 @@ func (c *outputCredit) take(n int) error {
 	for c.avail < n {
 		if err := c.ctx.Err(); err != nil {
 			return err
+		}
+		if c.onWait != nil {
+			c.onWait()
 		}
 		c.cond.Wait()
 	}

@@ -17,6 +17,12 @@ import (
 // fakeWorkers starts workers that are goroutines speaking the channel as behave says: the
 // server's side is tested against workers that misbehave in ways a real one rarely does.
 func fakeWorkers(t *testing.T, behave func(rr *recordReader, rw *recordWriter)) func() (*workerProc, error) {
+	return fakeWorkersOn(t, func(ch io.ReadWriter) { behave(newRecordReader(ch), newRecordWriter(ch)) })
+}
+
+// fakeWorkersOn starts workers that are goroutines serving their end of the channel with
+// serve.
+func fakeWorkersOn(t *testing.T, serve func(ch io.ReadWriter)) func() (*workerProc, error) {
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	return func() (*workerProc, error) {
@@ -35,7 +41,7 @@ func fakeWorkers(t *testing.T, behave func(rr *recordReader, rw *recordWriter)) 
 		go func() {
 			defer wg.Done()
 			defer close(done)
-			behave(newRecordReader(wrk), newRecordWriter(wrk))
+			serve(wrk)
 			_ = wrk.Close()
 			_ = stderrW.Close()
 		}()
