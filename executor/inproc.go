@@ -63,12 +63,14 @@ type InProcessConfig struct {
 // the server's own stdio: a script that names os.Stdin, os.Stdout or os.Stderr gets real
 // pipes (os.Stdout.Write and templates executed into os.Stdout reach the response); one that
 // only prints (fmt.Print*, print, log) writes to the response directly. Its environment is
-// a per-request map. Each interpreter runs the script's main in a loop on a goroutine of its
-// own, one turn per request, until it is retired or the executor is closed.
+// a per-request map. A request calls the script's main, compiled once per interpreter.
 type inProcessExecutor struct {
 	cfg     InProcessConfig
 	logger  hclog.Logger
 	symbols interp.Exports // the filtered standard library, built once
+	// onCaller runs scripts on Run's own goroutine, which a script stuck in a Go call holds
+	// past the end of its context: only in a worker, which the server kills for it.
+	onCaller bool
 
 	mu      sync.Mutex
 	scripts map[string]*scriptPool
@@ -231,7 +233,7 @@ func (e *inProcessExecutor) pool(inv *Invocation) (*scriptPool, error) {
 	}
 	e.mu.Lock()
 	if old := e.scripts[path]; old != nil {
-		old.retireIdle() // the old version's loops end in the background
+		old.retireIdle() // the old version's parked goroutines end in the background
 	}
 	e.scripts[path] = p
 	e.mu.Unlock()
@@ -291,35 +293,35 @@ func (e *inProcessExecutor) release(p *scriptPool, inst *instance, reusable bool
 	<-p.slots
 }
 
-// Close retires every idle interpreter and waits for their loops to end; interpreters
-// still serving a request retire when it ends. Run fails after Close.
+// Close retires every idle interpreter and waits for their parked goroutines to end;
+// interpreters still serving a request retire when it ends. Run fails after Close.
 func (e *inProcessExecutor) Close() error {
 	e.mu.Lock()
 	e.closed = true
-	var loops []chan struct{}
+	var parked []chan struct{}
 	for _, p := range e.scripts {
-		loops = append(loops, p.retireIdle()...)
+		parked = append(parked, p.retireIdle()...)
 	}
 	e.mu.Unlock()
-	for _, done := range loops {
-		<-done // an idle loop waits in next, which returns at once
+	for _, done := range parked {
+		<-done // a parked goroutine returns once its instance is retired
 	}
 	return nil
 }
 
 // retireIdle marks p as replaced and retires its idle interpreters; e.mu is held. It returns
-// their loops' done channels.
+// their parked goroutines' done channels.
 func (p *scriptPool) retireIdle() []chan struct{} {
 	p.stale = true
-	var loops []chan struct{}
+	var parked []chan struct{}
 	for {
 		select {
 		case inst := <-p.idle:
 			inst.retire()
 			<-p.slots
-			loops = append(loops, inst.loopDone)
+			parked = append(parked, inst.parkDone)
 		default:
-			return loops
+			return parked
 		}
 	}
 }
@@ -373,13 +375,13 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 		}
 	}
 
-	runErr := inst.run(runCtx)
+	runErr := inst.run(runCtx, e.onCaller)
 	cancelled := runCtx.Err() != nil
 	writeErr := streams.finish()
 	if !cancelled {
-		// The loop waits in next: nothing reads the slot until the next run. A stopped
-		// script may still be unwinding on its goroutine; its instance is thrown away and
-		// its writes fail on the closed streams.
+		// Nothing reads the slot until the next run. A stopped script may still be
+		// unwinding on its goroutine; its instance is thrown away and its writes fail on
+		// the closed streams.
 		null := placeholderFile()
 		slot.bindFiles(null, null, null)
 	}
@@ -390,6 +392,8 @@ func (e *inProcessExecutor) runInstance(ctx context.Context, inst *instance, inv
 		return false, fmt.Errorf("run %s: write output: %w", inv.Path, writeErr)
 	case cancelled && ctx.Err() != nil:
 		return false, fmt.Errorf("run %s: %w", inv.Path, context.Cause(ctx))
+	case cancelled: // stopped by its streams: the interpreter cannot run again
+		return false, fmt.Errorf("run %s: %w", inv.Path, context.Cause(runCtx))
 	case runErr == nil:
 		return true, nil
 	case errors.As(runErr, &panicked):

@@ -7,6 +7,8 @@ import (
 	"log"
 	"os"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,25 +41,22 @@ const stdinGrace = 500 * time.Millisecond
 // exitCode is what the script's os.Exit panics with.
 type exitCode int
 
-// instance is one interpreter with the script compiled into it, its serve loop, and the
-// per-run slots its rebound symbols read.
+// instance is one interpreter with the script compiled into it, the script's main as a Go
+// function, and the per-run slots its rebound symbols read.
 type instance struct {
 	interp *interp.Interpreter
 	slot   *runSlot
 	runs   int
-	// start hands the loop its next run; closing it ends the loop.
-	start chan struct{}
-	// done reports each run: nil when main returned, else how the loop ended (a panic, an
-	// exit, a cancellation). When the loop ends it also sends once (nil when start closed).
-	done chan error
-	// stopLoop cancels the loop's EvalWithContext, which stops the script where it is.
-	stopLoop context.CancelFunc
-	// dead is closed when the instance is thrown away, so that a loop that outlives it never
-	// blocks handing over.
+	main   func() // the script's main: a call runs it on the caller's goroutine
+	// stopScript makes yaegi stop whatever the interpreter runs, where it is: it cancels the
+	// EvalWithContext that the instance's parked goroutine waits in (see park). The
+	// instance cannot run again afterwards.
+	stopScript context.CancelFunc
+	// dead is closed when the instance is thrown away: the parked goroutine returns.
 	dead     chan struct{}
-	loopDone chan struct{} // closed when the loop's goroutine has returned
+	parked   chan struct{} // closed once the parked goroutine waits in park
+	parkDone chan struct{} // closed when the parked goroutine has returned
 	retired  sync.Once
-	inRun    bool // the loop is in a run; only the loop's goroutine uses it
 }
 
 // maxRuns retires an interpreter after this many requests, so that whatever a script's
@@ -114,15 +113,14 @@ func placeholderFile() *os.File {
 }
 
 // newInstance makes an interpreter, loads the script into it (declarations and package
-// initialization run, the script's main does not; ctx bounds the loading) and starts its
-// serve loop, which waits for the first run.
+// initialization run, the script's main does not; ctx bounds the loading), takes its main
+// as a function, and parks a goroutine in it through which a run can be stopped.
 func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (*instance, error) {
 	null := placeholderFile()
 	slot := &runSlot{env: map[string]string{}, ctx: context.Background()}
 	slot.bindFiles(null, null, null)
 	slot.stderrLog = log.New(slotWriter{&slot.errw}, "", log.LstdFlags)
-	inst := &instance{slot: slot, start: make(chan struct{}), done: make(chan error, 1),
-		dead: make(chan struct{}), loopDone: make(chan struct{})}
+	inst := &instance{slot: slot, dead: make(chan struct{}), parked: make(chan struct{}), parkDone: make(chan struct{})}
 	i := interp.New(interp.Options{
 		Stdin:  slotReader{&slot.in},
 		Stdout: slotWriter{&slot.out},
@@ -135,8 +133,8 @@ func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (
 	if err := i.Use(slot.overrides()); err != nil {
 		return nil, fmt.Errorf("bind per-run symbols: %w", err)
 	}
-	if err := i.Use(interp.Exports{runtimePath + "/rt": {"Next": reflect.ValueOf(inst.next)}}); err != nil {
-		return nil, fmt.Errorf("bind the serve loop: %w", err)
+	if err := i.Use(interp.Exports{runtimePath + "/rt": {"Park": reflect.ValueOf(inst.park)}}); err != nil {
+		return nil, fmt.Errorf("bind the parking function: %w", err)
 	}
 	// EvalWithContext, unlike Compile, recovers yaegi's own panics on syntax it does not
 	// support (range over an int, say), and stops endless package initialization.
@@ -148,44 +146,46 @@ func (e *inProcessExecutor) newInstance(ctx context.Context, path, src string) (
 		return nil, fmt.Errorf("%w: does not compile: %w", ErrRejected, err)
 	}
 	inst.interp = i
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	inst.stopLoop = stopLoop
+	mainValue, err := i.Eval(entryPoint)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: find its main: %w", path, err)
+	}
+	main, ok := mainValue.Interface().(func())
+	if !ok {
+		return nil, fmt.Errorf("load %s: its main is a %s", path, mainValue.Type())
+	}
+	inst.main = main
+	parkCtx, stopScript := context.WithCancel(context.Background())
+	inst.stopScript = stopScript
 	go func() {
-		defer close(inst.loopDone)
-		_, err := i.EvalWithContext(loopCtx, serveFunc+"()")
-		select {
-		case inst.done <- err:
-		case <-inst.dead:
-		}
+		defer close(inst.parkDone)
+		_, _ = i.EvalWithContext(parkCtx, parkFunc+"()")
+		<-inst.dead
 	}()
+	select {
+	case <-inst.parked:
+	case <-ctx.Done():
+		inst.retire()
+		return nil, fmt.Errorf("load %s: %w", path, context.Cause(ctx))
+	}
 	return inst, nil
 }
 
-// next is the serve loop's runtimeName.Next, called on the loop's goroutine: it reports the
-// run that just ended, then waits for the next one; false ends the loop.
-func (inst *instance) next() bool {
-	if inst.inRun {
-		inst.inRun = false
-		select {
-		case inst.done <- nil:
-		case <-inst.dead:
-			return false
-		}
-	}
-	select {
-	case _, ok := <-inst.start:
-		inst.inRun = ok
-		return ok
-	case <-inst.dead:
-		return false
-	}
+// park is the interpreted parkFunc's runtimeName.Park: the instance's goroutine waits in it,
+// inside an EvalWithContext, until the instance is thrown away. yaegi can stop a running
+// script only through the context of an EvalWithContext in progress, and the frames of a
+// call of main take their stop signals from the interpreter's latest one: this one.
+func (inst *instance) park() {
+	close(inst.parked)
+	<-inst.dead
 }
 
-// retire ends the instance's loop, stopping a script that still runs. It does not wait.
+// retire ends the instance's parked goroutine, stopping a script that still runs. It does
+// not wait.
 func (inst *instance) retire() {
 	inst.retired.Do(func() {
+		inst.stopScript()
 		close(inst.dead)
-		inst.stopLoop()
 	})
 }
 
@@ -247,20 +247,37 @@ func (s *runSlot) overrides() interp.Exports {
 	}
 }
 
-// run hands the loop one run and waits for it. When ctx ends first the loop is stopped
-// (yaegi stops the script where it is) and the instance must be retired.
-func (inst *instance) run(ctx context.Context) error {
-	select {
-	case inst.start <- struct{}{}:
-	case err := <-inst.done: // the loop ended while idle, which it should not
-		return fmt.Errorf("interpreter loop ended: %w", err)
+// run runs the script's main once. When ctx ends first yaegi stops the script where it is,
+// and the instance must be retired. With onCaller it runs on the caller's goroutine, and a
+// script stuck in a Go call that ignores ctx holds it: in a worker, whose server kills it
+// when a stopped run does not end within the kill grace. Otherwise (inside the server) it
+// runs on a goroutine of its own, and run returns when ctx ends, stuck script or not.
+func (inst *instance) run(ctx context.Context, onCaller bool) error {
+	unstop := context.AfterFunc(ctx, inst.stopScript)
+	defer unstop()
+	if onCaller {
+		return inst.call()
 	}
+	done := make(chan error, 1)
+	go func() { done <- inst.call() }()
 	select {
-	case err := <-inst.done:
+	case err := <-done:
 		return err
 	case <-ctx.Done():
-		inst.stopLoop()
-		loopErr := <-inst.done // EvalWithContext returns at once when stopped
-		return fmt.Errorf("%w (interpreter stopped: %w)", context.Cause(ctx), loopErr)
+		return fmt.Errorf("%w (interpreter stopped)", context.Cause(ctx))
 	}
+}
+
+// call calls the script's main; a panic that unwinds out of it comes back as an interp.Panic,
+// as from yaegi's Eval. A stopped script returns from main as if it had ended.
+func (inst *instance) call() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var pc [64]uintptr
+			n := runtime.Callers(1, pc[:])
+			err = interp.Panic{Value: r, Callers: pc[:n], Stack: debug.Stack()}
+		}
+	}()
+	inst.main()
+	return nil
 }

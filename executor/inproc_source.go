@@ -14,17 +14,17 @@ import (
 // interpreter does not run it and each request can call it.
 const entryPoint = "cgihttpdScriptMain"
 
-// An interpreter runs serveLoop once, on a goroutine of its own, for its whole life: each
-// request is one turn of the loop, handed over through runtimeName.Next. Calling main anew
-// for each request would compile the call each time (yaegi's only cancellable entry,
-// EvalWithContext, takes source), which was a fifth of a request's cost, and leave its
-// nodes in the interpreter for good.
+// Each interpreter has a goroutine parked in parkFunc, inside yaegi's only cancellable entry
+// (EvalWithContext, which takes source), for its whole life: cancelling it stops the script
+// that a request runs by calling main, on the request's own goroutine. Evaluating a call of
+// main for each request instead would compile the call each time, which was a fifth of a
+// request's cost, and leave its nodes in the interpreter for good.
 const (
 	reservedPrefix = "cgihttpd"
 	runtimeName    = "cgihttpdrt"
 	runtimePath    = "cgihttpd/rt"
-	serveFunc      = "cgihttpdServe"
-	serveLoop      = "\nfunc " + serveFunc + "() {\n\tfor " + runtimeName + ".Next() {\n\t\t" + entryPoint + "()\n\t}\n}\n"
+	parkFunc       = "cgihttpdPark"
+	parkSource     = "\nfunc " + parkFunc + "() {\n\t" + runtimeName + ".Park()\n}\n"
 )
 
 // preparedScript is a script's source ready to load into interpreters.
@@ -88,7 +88,7 @@ func prepareSource(path string, src []byte, allowGoroutines bool) (*preparedScri
 	if err := printer.Fprint(&b, fset, f); err != nil {
 		return nil, fmt.Errorf("%w: print source: %w", ErrRejected, err)
 	}
-	b.WriteString(serveLoop)
+	b.WriteString(parkSource)
 	prep.src = b.String()
 	return prep, nil
 }

@@ -48,6 +48,7 @@ func runWorker(args []string) int {
 		return 2
 	}
 	e := newInProcessExecutor(InProcessConfig{AllowGoroutines: allow, MaxInterpreters: maxInterp}, hclog.NewNullLogger())
+	e.onCaller = true
 	serveChannel(ch, e)
 	_ = e.Close()
 	return 0

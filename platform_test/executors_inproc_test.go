@@ -33,7 +33,7 @@ func inProcessFactoryWith(name, isolation string) executorFactory {
 		mode: "inproc",
 		new: func(t *testing.T) executor.Executor {
 			e := executor.NewInProcess(executor.InProcessConfig{Isolation: isolation}, nil)
-			// Each interpreter keeps a goroutine for its serve loop until closed.
+			// Each interpreter keeps a goroutine parked until closed.
 			t.Cleanup(func() { _ = e.(io.Closer).Close() })
 			return e
 		},
