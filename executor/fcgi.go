@@ -192,8 +192,10 @@ func appendParam(b []byte, name, value string) []byte {
 	return append(append(b, name...), value...)
 }
 
-// parseParams decodes a PARAMS stream into pairs, calling f for each.
-func parseParams(b []byte, f func(name, value string)) error {
+// parseParams decodes a PARAMS stream into pairs, calling f for each; the names and values
+// share one string.
+func parseParams(params []byte, f func(name, value string)) error {
+	b := string(params)
 	length := func() (int, error) {
 		if len(b) == 0 {
 			return 0, fmt.Errorf("%w: truncated params", errProtocol)
@@ -206,7 +208,7 @@ func parseParams(b []byte, f func(name, value string)) error {
 		if len(b) < 4 {
 			return 0, fmt.Errorf("%w: truncated params", errProtocol)
 		}
-		n := int(binary.BigEndian.Uint32(b) &^ (1 << 31))
+		n := int(b[0]&0x7f)<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
 		b = b[4:]
 		return n, nil
 	}
@@ -222,7 +224,7 @@ func parseParams(b []byte, f func(name, value string)) error {
 		if nl > len(b) || vl > len(b)-nl {
 			return fmt.Errorf("%w: truncated params", errProtocol)
 		}
-		f(string(b[:nl]), string(b[nl:nl+vl]))
+		f(b[:nl], b[nl:nl+vl])
 		b = b[nl+vl:]
 	}
 	return nil
