@@ -188,11 +188,24 @@ func (d *docRoot) cgiReason(o *opened, first ...string) (why, name string, err e
 	if ext := cgiExtOf(filepath.Base(loc), d.cgiExts); ext != "" && !o.info.IsDir() { // a directory is no script
 		return "CGI extension", ext, nil
 	}
+	if len(first) > 0 && d.atItsName(loc, o.rel) && within(o.rel, relPath(first[0])) {
+		return "CGI directory", first[0], nil
+	}
 	dir, err := d.cgiDirAt(loc, first...)
 	if dir != "" {
 		return "CGI directory", dir, err
 	}
 	return "", "", err
+}
+
+// atItsName reports whether the real location loc is rel below the root's real location: no
+// symlink led there. Then every directory named on the way is on loc's real path, and a CGI
+// directory that rel names holds the file; that answer costs no look-up. (It assumes the
+// root itself has not moved since the start, which only someone with write access outside
+// it could do; a moved root fails the comparison in all but contrived cases, and any
+// failure takes the full look-up, cgiDirAt.)
+func (d *docRoot) atItsName(loc, rel string) bool {
+	return sameName(loc, filepath.Join(d.realPath, filepath.FromSlash(rel)))
 }
 
 // cgiDirHolding returns the CGI directory (its URL path) whose real location holds o, or ""
