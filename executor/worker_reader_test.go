@@ -6,11 +6,12 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
 )
 
 // funcExecutor is an Executor that runs a Go function: the worker's side of the channel
@@ -89,7 +90,7 @@ func TestWorkerBodyArrivesAfterStart(t *testing.T) {
 		return err
 	})
 	pr, pw := io.Pipe()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- e.Run(context.Background(), &Invocation{Path: "/echo.go", Stdin: pr, Stdout: &out}) }()
 	deadline := time.Now().Add(5 * time.Second)
@@ -101,22 +102,4 @@ func TestWorkerBodyArrivesAfterStart(t *testing.T) {
 	if err := <-done; err != nil || out.String() != "started:body" {
 		t.Fatalf("Run: %v, %q", err, out.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that one goroutine writes while another reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
