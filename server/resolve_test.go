@@ -171,6 +171,7 @@ func TestFindScript(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := docs[tc.root].findScript(tc.clean, tc.cgiDir)
+			defer got.release() // the script it may have opened; an open file cannot be removed on Windows
 			wantFile := filepath.Join(tc.root, filepath.FromSlash(tc.file))
 			if got.scriptName != tc.scriptName || got.pathInfo != tc.pathInfo || got.file != wantFile {
 				t.Errorf("findScript(%q) = {scriptName %q, pathInfo %q, file %q}; want {%q, %q, %q}",
