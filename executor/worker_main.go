@@ -216,10 +216,6 @@ func (w *workerServer) run(r *workerRun) {
 	}()
 	out := &runOutput{ch: w.out, id: r.id, credit: r.credit}
 	inv := &Invocation{Stdin: r.stdin, Stdout: out.stream(fcgiStdout), Stderr: out.stream(fcgiStderr)}
-	// The environment's "name=value" strings are cut from one string: a string each would
-	// be most of a small run's allocations, and so of the worker's garbage collection.
-	env := make([]byte, 0, len(r.params))
-	var envEnds []int
 	err := parseParams(r.params, func(name, value string) {
 		switch name {
 		case paramPath:
@@ -229,14 +225,9 @@ func (w *workerServer) run(r *workerRun) {
 		case paramIdentity:
 			inv.checked = value
 		default:
-			env = append(append(append(env, name...), '='), value...)
-			envEnds = append(envEnds, len(env))
+			inv.Env = append(inv.Env, name+"="+value)
 		}
 	})
-	inv.Env = make([]string, len(envEnds))
-	for i, all, start := 0, string(env), 0; i < len(envEnds); i++ {
-		inv.Env[i], start = all[start:envEnds[i]], envEnds[i]
-	}
 	if err == nil {
 		err = w.e.Run(r.ctx, inv)
 	}

@@ -76,11 +76,12 @@ const goHeader = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n
 func TestInProcessHostileScripts(t *testing.T) {
 	testutil.CheckLeaks(t)
 	main := func(body string) string { return goHeader + "func main() {\n" + body + "\n}\n" }
-	cases := []struct {
+	type hostileCase struct {
 		name, src string
 		status    int
 		log       string
-	}{
+	}
+	cases := []hostileCase{
 		{"endless loop", main(`fmt.Print("Content-Type: text/plain\n\n"); for {}`), 200, "script stopped during its body"},
 		{"endless loop before headers", main(`for {}`), 504, "timed out"},
 		{"sleeps an hour", main(`time.Sleep(time.Hour)`), 504, "timed out"},
@@ -109,11 +110,7 @@ func TestInProcessHostileScripts(t *testing.T) {
 	if runtime.GOOS != "windows" && os.Geteuid() == 0 {
 		// Stuck in a Go call, where yaegi cannot stop it: its worker is killed after the kill
 		// grace. Inside the server (Windows, or not root) its goroutine would be left behind.
-		cases = append(cases, struct {
-			name, src string
-			status    int
-			log       string
-		}{"stuck in a Go call", "package main\n\nimport \"sync\"\n\nfunc main() { var mu sync.Mutex; mu.Lock(); mu.Lock() }\n", 504, "timed out"})
+		cases = append(cases, hostileCase{"stuck in a Go call", "package main\n\nimport \"sync\"\n\nfunc main() { var mu sync.Mutex; mu.Lock(); mu.Lock() }\n", 504, "timed out"})
 	}
 	scripts := map[string]string{"ok.go": main(`fmt.Print("Content-Type: text/plain\n\nstill here\n")`)}
 	for i, c := range cases {
