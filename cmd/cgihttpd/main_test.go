@@ -268,7 +268,12 @@ func fixModes(t *testing.T, from, to string) {
 
 // waitForText polls b for s for up to ten seconds.
 func waitForText(b *testutil.SyncBuffer, s string) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	return waitForTextWithin(b, s, 10*time.Second)
+}
+
+// waitForTextWithin polls b for s for up to d.
+func waitForTextWithin(b *testutil.SyncBuffer, s string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if strings.Contains(b.String(), s) {
 			return true
 		}

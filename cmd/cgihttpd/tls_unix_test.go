@@ -5,17 +5,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cgihttpd/cgihttpd/internal/testutil"
+	"github.com/cgihttpd/cgihttpd/internal/tlsconf"
 )
 
 // pemPair is a self-signed certificate for localhost and 127.0.0.1 named cn, and its key
@@ -38,23 +32,8 @@ type pemPair struct {
 }
 
 func newPEMPair(t *testing.T, cn string) pemPair {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true, IsCA: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pemPair{cn, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})}
+	cert, key := testutil.CertPEM(t, cn)
+	return pemPair{cn, cert, key}
 }
 
 // startMain runs this test binary as cgihttpd with args and returns the URL it serves, its
@@ -206,7 +185,7 @@ func TestHTTPSWithRenewal(t *testing.T) {
 	// Half written: a new certificate, the old key. Logged, and the old pair stays.
 	third := newPEMPair(t, "third")
 	writeFile(t, certFile, third.cert)
-	if !waitForTextLong(logs, "not reloaded", 30*time.Second) {
+	if !waitForTextWithin(logs, "not reloaded", 30*time.Second) {
 		t.Fatalf("a half-written pair was not reported; log:\n%s", logs.String())
 	}
 	if got := servedCN(t, addr); got != "second" {
@@ -282,28 +261,10 @@ func TestSelfSigned(t *testing.T) {
 	}
 	der := c.ConnectionState().PeerCertificates[0].Raw
 	_ = c.Close()
-	if got := fingerprintOf(der); got != fp {
+	if got := tlsconf.Fingerprint(der); got != fp {
 		t.Errorf("served %s, printed %s", got, fp)
 	}
 	stopMain(t, cmd, logs)
-}
-
-func waitForTextLong(b *testutil.SyncBuffer, s string, d time.Duration) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(b.String(), s) {
-			return true
-		}
-	}
-	return false
-}
-
-func fingerprintOf(der []byte) string {
-	sum := sha256.Sum256(der)
-	parts := make([]string, len(sum))
-	for i, b := range sum {
-		parts[i] = fmt.Sprintf("%02X", b)
-	}
-	return strings.Join(parts, ":")
 }
 
 // TestTLSHandshakeBounded: a client that connects and never starts its TLS handshake is

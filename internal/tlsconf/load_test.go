@@ -1,47 +1,15 @@
 package tlsconf
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-)
 
-// newPair returns a fresh self-signed certificate for localhost named cn, and its key as
-// unencrypted PKCS#8, both PEM.
-func newPair(t *testing.T, cn string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
-}
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
+)
 
 func write(t *testing.T, path string, data []byte) string {
 	t.Helper()
@@ -53,7 +21,7 @@ func write(t *testing.T, path string, data []byte) string {
 
 func TestLoadSeparateAndCombined(t *testing.T) {
 	dir := t.TempDir()
-	certPEM, keyPEM := newPair(t, "separate")
+	certPEM, keyPEM := testutil.CertPEM(t, "separate")
 	cert, err := Load(Files{CertFile: write(t, filepath.Join(dir, "c.pem"), certPEM), KeyFile: write(t, filepath.Join(dir, "k.pem"), keyPEM)})
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +63,8 @@ func TestLoadOpenSSLEncryptedKeys(t *testing.T) {
 
 func TestLoadBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	certPEM, keyPEM := newPair(t, "a")
-	otherCert, _ := newPair(t, "b")
+	certPEM, keyPEM := testutil.CertPEM(t, "a")
+	otherCert, _ := testutil.CertPEM(t, "b")
 	cert := write(t, filepath.Join(dir, "c.pem"), certPEM)
 	key := write(t, filepath.Join(dir, "k.pem"), keyPEM)
 	garbage := write(t, filepath.Join(dir, "garbage"), []byte("not PEM at all\n"))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cgihttpd/cgihttpd/internal/testutil"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -50,24 +51,6 @@ func serveTLS(t *testing.T, cfg *tls.Config) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer is a log sink safe for the poller's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls cond for up to 20 s (the poll interval is 50 ms: a generous margin for CI).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -82,10 +65,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestReloaderServesRenewedPairToNewConnections(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	c1, k1 := newPair(t, "first")
+	c1, k1 := testutil.CertPEM(t, "first")
 	write(t, certFile, c1)
 	write(t, keyFile, k1)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	r, err := NewReloader(Files{CertFile: certFile, KeyFile: keyFile}, 50*time.Millisecond, hclog.New(&hclog.LoggerOptions{Output: logs}))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +83,7 @@ func TestReloaderServesRenewedPairToNewConnections(t *testing.T) {
 	}
 
 	// Half written: a new certificate beside the old key. The old pair stays, and why is logged.
-	c2, k2 := newPair(t, "second")
+	c2, k2 := testutil.CertPEM(t, "second")
 	write(t, certFile, c2)
 	waitFor(t, "the failed reload to be logged", func() bool { return bytes.Contains([]byte(logs.String()), []byte("not reloaded")) })
 	if got := served(t, addr); got != "first" {
@@ -114,7 +97,7 @@ func TestReloaderServesRenewedPairToNewConnections(t *testing.T) {
 	waitFor(t, "the renewed pair", func() bool { return served(t, addr) == "second" })
 
 	// Certbot's way: live/ holds symlinks that are re-pointed at new files in archive/.
-	c3, k3 := newPair(t, "third")
+	c3, k3 := testutil.CertPEM(t, "third")
 	archive3c, archive3k := write(t, filepath.Join(dir, "cert3.pem"), c3), write(t, filepath.Join(dir, "key3.pem"), k3)
 	for _, swap := range [][2]string{{archive3k, keyFile}, {archive3c, certFile}} {
 		link := swap[1] + ".link"
@@ -134,7 +117,7 @@ func TestReloaderServesRenewedPairToNewConnections(t *testing.T) {
 func TestReloaderForcedReloadAndFailure(t *testing.T) {
 	dir := t.TempDir()
 	certFile := filepath.Join(dir, "both.pem")
-	c1, k1 := newPair(t, "first")
+	c1, k1 := testutil.CertPEM(t, "first")
 	write(t, certFile, append(append([]byte{}, c1...), k1...))
 	r, err := NewReloader(Files{CertFile: certFile}, time.Hour, nil)
 	if err != nil {
@@ -144,7 +127,7 @@ func TestReloaderForcedReloadAndFailure(t *testing.T) {
 		c, _ := r.GetCertificate(nil)
 		return c.Leaf.Subject.CommonName
 	}
-	c2, k2 := newPair(t, "second")
+	c2, k2 := testutil.CertPEM(t, "second")
 	write(t, certFile, append(append([]byte{}, c2...), k2...))
 	if got := cn(); got != "first" {
 		t.Fatalf("changed before any reload: %q", got)
